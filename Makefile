@@ -1,0 +1,102 @@
+# dlc: build the compiler and runtime, regenerate generated/, run the tests.
+# `make demo` and `make test` install what they need on Debian when missing.
+
+CC       ?= cc
+CSTD      = -std=c99 -D_POSIX_C_SOURCE=200809L
+WARN      = -Wall -Wextra -pedantic -Wno-missing-field-initializers
+OPT      ?= -O2 -g
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(EXTRA_CFLAGS)
+B         = build
+
+COMPILER_SRC = $(wildcard compiler/*.c compiler/ops/*.c compiler/passes/*.c compiler/codegen/*.c) grammar/parse.c
+RUNTIME_SRC  = $(wildcard runtime/*.c)
+GRAMMAR_GEN  = $(B)/lexer.c $(B)/parser.c
+
+COMPILER_OBJ = $(COMPILER_SRC:%.c=$(B)/obj/%.o) $(B)/obj/lexer.o $(B)/obj/parser.o
+RUNTIME_OBJ  = $(RUNTIME_SRC:%.c=$(B)/obj/%.o)
+RUNTIME64_OBJ = $(RUNTIME_SRC:%.c=$(B)/obj64/%.o)
+
+MODELS    = $(wildcard models/*.net)
+
+.PHONY: all deps demo test test-quick generated bench clean asan
+
+all: $(B)/dlc $(B)/libdlcrt.a $(B)/libdlcrt_f64.a
+
+# ---- set-up on a fresh Debian machine ---------------------------------
+deps:
+	@sh tools/install-deps.sh
+
+# ---- the grammar --------------------------------------------------------
+$(B)/parser.c $(B)/parser.h: grammar/parser.y | $(B)
+	bison -Wall -Werror --defines=$(B)/parser.h -o $(B)/parser.c $<
+
+$(B)/lexer.c $(B)/lexer.h: grammar/lexer.l $(B)/parser.h | $(B)
+	flex --header-file=$(B)/lexer.h -o $(B)/lexer.c $<
+
+$(B)/obj/lexer.o: $(B)/lexer.c $(B)/parser.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) $(EXTRA_CFLAGS) -Wall -Wno-unused-function -Wno-sign-compare -Igrammar -I$(B) -c $< -o $@
+
+$(B)/obj/parser.o: $(B)/parser.c $(B)/parser.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) $(EXTRA_CFLAGS) -Wall -Igrammar -I$(B) -c $< -o $@
+
+$(B)/obj/grammar/parse.o: grammar/parse.c $(B)/parser.h $(B)/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-unused-function -Igrammar -I$(B) -c $< -o $@
+
+# ---- the compiler -------------------------------------------------------
+$(B)/obj/compiler/%.o: compiler/%.c $(wildcard compiler/*.h compiler/*/*.h) runtime/dlc_runtime.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Igrammar -I$(B) -c $< -o $@
+
+$(B)/obj/compiler/main.o: $(B)/parser.h
+
+$(B)/dlc: $(COMPILER_OBJ) $(RUNTIME_OBJ)
+	$(CC) $(OPT) $(EXTRA_CFLAGS) -o $@ $^ -lm
+
+# ---- the runtime (float and double builds) ------------------------------
+$(B)/obj/runtime/%.o: runtime/%.c $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Werror -c $< -o $@
+
+$(B)/obj64/runtime/%.o: runtime/%.c $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Werror -DDLC_DOUBLE -c $< -o $@
+
+$(B)/libdlcrt.a: $(RUNTIME_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/libdlcrt_f64.a: $(RUNTIME64_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B):
+	mkdir -p $(B)
+
+# ---- generated/ -----------------------------------------------------------
+generated: $(B)/dlc
+	@mkdir -p generated
+	@for f in $(MODELS); do \
+	    n=$$(basename $$f .net); \
+	    ./$(B)/dlc $$f -o generated/$$n.c || exit 1; \
+	done
+	@echo "generated/ refreshed from $(words $(MODELS)) models"
+
+# ---- tests ----------------------------------------------------------------
+$(B)/test-runner: tests/runner.c | $(B)
+	$(CC) $(CFLAGS_ALL) -o $@ $<
+
+test: deps all $(B)/test-runner
+	./$(B)/test-runner
+
+asan:
+	$(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all
+
+demo: deps all
+	@sh examples/demo.sh
+
+bench: all
+	@sh bench/run.sh
+
+clean:
+	rm -rf $(B) build

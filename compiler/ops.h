@@ -1,0 +1,107 @@
+/* The op registry.  Each op is defined in one place (compiler/ops/<family>.c)
+ * by an op_def: its attributes with types, defaults and ranges, its shape
+ * rule (which also declares its parameters), its FLOP count, and its C
+ * emitter.  Lowering, passes and backends reach ops only through this table. */
+#ifndef DLC_OPS_H
+#define DLC_OPS_H
+
+#include "ir.h"
+
+typedef enum attr_type {
+    ATTR_INT,      /* an integer */
+    ATTR_FLOAT,    /* a number */
+    ATTR_BOOL,     /* true / false */
+    ATTR_INTS,     /* an integer or a list of `nints` integers (per spatial dim) */
+    ATTR_SHAPE,    /* a list of integers of any length (reshape, permute) */
+    ATTR_STR       /* one of `choices` ("a|b|c") or any string if choices is NULL */
+} attr_type;
+
+typedef struct attr_spec {
+    const char *name;
+    attr_type type;
+    const char *def;      /* default as source text; NULL = required, "" = none (optional) */
+    double min, max;      /* inclusive range of numbers; min > max: unlimited */
+    int positional;       /* may be given by position, in this order */
+    int nints;            /* ATTR_INTS: how many values (2 for conv2d) */
+    const char *choices;  /* ATTR_STR */
+} attr_spec;
+
+#define NO_LIMIT 1, 0
+
+/* What a shape rule sees: the node, its input shapes, and helpers to
+ * report errors and declare parameters. */
+typedef struct op_ctx {
+    ir_graph *g;
+    ir_node *n;
+    diag *d;
+    const char *prefix;   /* parameter name prefix, e.g. "c1.0" */
+    int errors;
+} op_ctx;
+
+const shape *op_in_shape(op_ctx *c, int i);
+shape *op_out_shape(op_ctx *c, int i);
+/* Declares parameter `role` (PyTorch's attribute name: "weight", "bias",
+ * "running_mean", ...) with its shape and initialiser; returns its value. */
+ir_value *op_param(op_ctx *c, const char *role, shape s, ir_init init, int is_buffer);
+/* The initialiser the user chose with init= (or the op's default). */
+ir_init op_weight_init(op_ctx *c, int64_t fan_in, int64_t fan_out);
+void op_error(op_ctx *c, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void op_error_attr(op_ctx *c, const char *attr, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* A note pointing at where input i was defined, with its shape. */
+void op_note_input(op_ctx *c, int i);
+
+/* What an emitter writes into: the body of
+ *   static void kN(int n, inputs x0.., params by role.., dlc_float *y0.., dlc_float *ws)
+ * The core writes the signature and the call; constants and loops are the op's. */
+typedef struct emit_ctx {
+    strbuf *out;
+    const ir_graph *g;
+    const ir_node *n;
+    int indent;
+} emit_ctx;
+
+void emit(emit_ctx *e, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+const shape *emit_in_shape(const emit_ctx *e, int i);
+const shape *emit_out_shape(const emit_ctx *e, int i);
+/* A float literal that reads back exactly as the double given ("0.1f"). */
+const char *emit_float(emit_ctx *e, double v);
+
+struct op_def {
+    const char *name;
+    const char *alias;        /* a second spelling (swish for silu), or NULL */
+    const char *summary;      /* one line for docs and --help-ops */
+    int min_in, max_in;       /* tensor inputs; max_in -1 = any number */
+    int nout;                 /* outputs (0 means 1) */
+    const attr_spec *attrs;   /* terminated by a {NULL} entry */
+    /* Checks attributes and input shapes, sets output shapes, declares
+     * parameters.  Returns 0, or -1 after reporting errors. */
+    int (*infer)(op_ctx *c);
+    int64_t (*flops)(const ir_graph *g, const ir_node *n);   /* per sample */
+    /* Workspace elements one call needs (for n = g->batch), or NULL. */
+    int64_t (*workspace)(const ir_graph *g, const ir_node *n);
+    void (*emit_c)(emit_ctx *e);
+    /* The activation that follows decides the default initialiser (He for
+     * the ReLU family); set for ops that mark themselves so. */
+    int relu_like;
+};
+
+const op_def *op_lookup(const char *name);
+/* All ops, for suggestions and documentation; NULL-terminated. */
+const op_def *const *op_all(void);
+
+/* Helpers shared by op families. */
+int64_t op_elementwise_flops(const ir_graph *g, const ir_node *n);
+
+#endif

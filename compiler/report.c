@@ -1,0 +1,119 @@
+/* --summary, --params and --dot.  Numbers are grouped by thousands so a
+ * reader can compare magnitudes at a glance. */
+#include "report.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "ops.h"
+
+static const char *grouped(int64_t v, char *buf)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v), k = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && tmp[i - 1] != '-' && (n - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = tmp[i];
+    }
+    buf[k] = 0;
+    return buf;
+}
+
+static const char *bytes(double b, char *buf)
+{
+    const char *unit[] = { "B", "KiB", "MiB", "GiB" };
+    int u = 0;
+    while (b >= 1024 && u < 3) {
+        b /= 1024;
+        u++;
+    }
+    sprintf(buf, u ? "%.2f %s" : "%.0f %s", b, unit[u]);
+    return buf;
+}
+
+static int64_t node_params(const ir_graph *g, const ir_node *n, int buffers)
+{
+    int64_t c = 0;
+    for (int k = 0; k < n->nparams; k++)
+        if (g->values[n->params[k]]->is_buffer == buffers)
+            c += shape_count(&g->values[n->params[k]]->shape);
+    return c;
+}
+
+void report_summary(const ir_graph *g, FILE *out)
+{
+    char b1[64], b2[64], b3[64], sh[128];
+    int64_t total = 0, buffers = 0, flops = 0;
+    fprintf(out, "Model: %s (batch %d)\n", g->name, g->batch);
+    fprintf(out, "%-34s %-18s %14s %16s\n", "Layer (op)", "Output shape", "Params", "FLOPs/sample");
+    fprintf(out, "%.*s\n", 85, "=====================================================================================");
+    for (int i = 0; i < g->ninputs; i++) {
+        const ir_value *v = g->values[g->inputs[i]];
+        char name[64];
+        snprintf(name, sizeof name, "%s (input)", v->name);
+        fprintf(out, "%-34s %-18s %14s %16s\n", name, shape_str(&v->shape, sh), "0", "0");
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const ir_node *n = g->nodes[i];
+        char name[256];
+        int64_t p = node_params(g, n, 0), f = n->op->flops ? n->op->flops(g, n) : 0;
+        snprintf(name, sizeof name, "%s (%s)", n->label ? n->label : "", n->op->name);
+        fprintf(out, "%-34s %-18s %14s %16s\n", name, shape_str(&g->values[n->out[0]]->shape, sh),
+                grouped(p, b1), grouped(f, b2));
+        total += p;
+        buffers += node_params(g, n, 1);
+        flops += f;
+    }
+    fprintf(out, "%.*s\n", 85, "=====================================================================================");
+    fprintf(out, "Trainable parameters: %s (%s)\n", grouped(total, b1), bytes((double)total * 4, b2));
+    if (buffers)
+        fprintf(out, "Buffers (running statistics): %s\n", grouped(buffers, b1));
+    fprintf(out, "FLOPs per sample: %s\n", grouped(flops, b1));
+    double peak = (double)g->arena_count * 4, naive = (double)g->naive_count * 4;
+    fprintf(out, "Activation arena (batch %d): %s peak, against %s for all intermediates%s",
+            g->batch, bytes(peak, b1), bytes(naive, b2), g->planned ? "" : " (planning off)");
+    if (naive > 0 && g->planned)
+        fprintf(out, " (%.0f%% saved)", 100.0 * (1 - peak / naive));
+    fprintf(out, "\n");
+    (void)b3;
+}
+
+void report_params(const ir_graph *g, FILE *out)
+{
+    char sh[128], b1[64];
+    for (int i = 0; i < g->nvalues; i++) {
+        const ir_value *v = g->values[i];
+        if (v->kind == VAL_PARAM)
+            fprintf(out, "%-40s %-18s %12s%s\n", v->name, shape_str(&v->shape, sh),
+                    grouped(shape_count(&v->shape), b1), v->is_buffer ? "  buffer" : "");
+    }
+}
+
+void report_dot(const ir_graph *g, FILE *out)
+{
+    char sh[128];
+    fprintf(out, "digraph \"%s\" {\n  rankdir=TB;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
+            g->name);
+    for (int i = 0; i < g->ninputs; i++) {
+        const ir_value *v = g->values[g->inputs[i]];
+        fprintf(out, "  v%d [shape=ellipse, label=\"%s\\n%s\"];\n", v->id, v->name, shape_str(&v->shape, sh));
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const ir_node *n = g->nodes[i];
+        fprintf(out, "  n%d [label=\"%s\\n%s\\n%s\"];\n", n->id, n->label ? n->label : "", n->op->name,
+                shape_str(&g->values[n->out[0]]->shape, sh));
+        for (int k = 0; k < n->nin; k++) {
+            const ir_value *v = g->values[n->in[k]];
+            if (v->kind == VAL_INPUT)
+                fprintf(out, "  v%d -> n%d;\n", v->id, n->id);
+            else
+                fprintf(out, "  n%d -> n%d;\n", v->producer, n->id);
+        }
+    }
+    for (int i = 0; i < g->noutputs; i++) {
+        fprintf(out, "  out%d [shape=ellipse, label=\"%s\"];\n", i, g->output_names[i]);
+        fprintf(out, "  n%d -> out%d;\n", g->values[g->outputs[i]]->producer, i);
+    }
+    fprintf(out, "}\n");
+}

@@ -1,0 +1,79 @@
+/* Drives the scanner and parser over one source text and places the
+ * statements the grammar recognises into models and blocks. */
+#include "parse.h"
+
+#include <string.h>
+
+#include "parser.h"
+#include "lexer.h"
+
+void parse_begin_model(parse_ctx *pc, const char *name, loc l, loc name_loc)
+{
+    model_def *m = arena_alloc(pc->a, sizeof *m);
+    m->name = name;
+    m->loc = l;
+    m->name_loc = name_loc;
+    model_def **p = &pc->prog->models;
+    while (*p)
+        p = &(*p)->next;
+    *p = m;
+    pc->model = m;
+}
+
+static int have_model(parse_ctx *pc, loc l, const char *what)
+{
+    if (pc->model)
+        return 1;
+    if (!pc->stray_reported)
+        diag_error(pc->d, l, "%s outside a model: start the file with 'model NAME'", what);
+    pc->stray_reported = 1;
+    return 0;
+}
+
+void parse_add_stmt(parse_ctx *pc, stmt *s)
+{
+    if (have_model(pc, s->loc, "statement"))
+        pc->model->body = ast_stmt_append(pc->model->body, s);
+}
+
+void parse_add_block(parse_ctx *pc, block_def *b)
+{
+    block_def **p = &pc->prog->blocks;
+    while (*p)
+        p = &(*p)->next;
+    *p = b;
+}
+
+void parse_add_train(parse_ctx *pc, train_item *items, loc l)
+{
+    if (!have_model(pc, l, "train section"))
+        return;
+    if (pc->model->has_train) {
+        diag_error(pc->d, l, "model '%s' has a second train section", pc->model->name);
+        diag_note(pc->d, pc->model->train_loc, "the first one is here");
+        return;
+    }
+    pc->model->has_train = 1;
+    pc->model->train = items;
+    pc->model->train_loc = l;
+}
+
+int parse_program(const char *text, size_t len, arena *a, diag *d, program *out)
+{
+    parse_ctx pc;
+    memset(&pc, 0, sizeof pc);
+    memset(out, 0, sizeof *out);
+    pc.a = a;
+    pc.d = d;
+    pc.prog = out;
+    pc.last_tok = NL;
+    int before = d->nerrors;
+    yyscan_t scanner;
+    if (yylex_init_extra(&pc, &scanner) != 0)
+        INTERNAL_ERROR("cannot create the scanner");
+    YY_BUFFER_STATE buf = yy_scan_bytes(text, (int)len, scanner);
+    yyparse(scanner, &pc);
+    yy_delete_buffer(buf, scanner);
+    yylex_destroy(scanner);
+    return d->nerrors - before;
+}
