@@ -154,6 +154,36 @@ static int nparams(const ir_graph *g)
     return n;
 }
 
+static const char *init_name(int kind)
+{
+    static const char *const names[] = {
+        "DLC_INIT_ZEROS", "DLC_INIT_ONES", "DLC_INIT_CONSTANT", "DLC_INIT_UNIFORM", "DLC_INIT_NORMAL",
+        "DLC_INIT_LECUN_NORMAL", "DLC_INIT_LECUN_UNIFORM", "DLC_INIT_XAVIER_NORMAL",
+        "DLC_INIT_XAVIER_UNIFORM", "DLC_INIT_HE_NORMAL", "DLC_INIT_HE_UNIFORM", "DLC_INIT_TORCH_DEFAULT"
+    };
+    if (kind < 0 || kind >= (int)(sizeof names / sizeof names[0]))
+        INTERNAL_ERROR("initialiser kind %d has no name", kind);
+    return names[kind];
+}
+
+static void emit_inits(cg *g, int np)
+{
+    const ir_graph *gr = g->g;
+    strbuf *c = g->c;
+    const char *m = gr->name;
+    sb_printf(c, "/* How each parameter is initialised: kind, a, b, fan_in, fan_out. */\n");
+    sb_printf(c, "static const dlc_init_spec %s_param_inits[%d] = {\n", m, np ? np : 1);
+    for (int i = 0; i < gr->nvalues; i++) {
+        const ir_value *v = gr->values[i];
+        if (v->kind == VAL_PARAM)
+            sb_printf(c, "    { %s, %.17g, %.17g, %" PRId64 ", %" PRId64 " }, /* %s */\n", init_name(v->init.kind), v->init.a,
+                      v->init.b, v->init.fan_in, v->init.fan_out, v->name);
+    }
+    if (!np)
+        sb_puts(c, "    { DLC_INIT_ZEROS, 0, 0, 0, 0 },\n");
+    sb_puts(c, "};\n\n");
+}
+
 static void emit_tables(cg *g)
 {
     const ir_graph *gr = g->g;
@@ -167,17 +197,10 @@ static void emit_tables(cg *g)
             emit_desc(c, gr->values[i]->name, &gr->values[i]->shape, gr->values[i]->param_offset);
     if (!np)
         sb_puts(c, "    { \"\", 0, {0}, 0, 0 },\n");
-    sb_printf(c, "};\n\n/* How each parameter is initialised: kind, a, b, fan_in, fan_out. */\n");
-    sb_printf(c, "static const dlc_init_spec %s_param_inits[%d] = {\n", m, np ? np : 1);
-    for (int i = 0; i < gr->nvalues; i++) {
-        const ir_value *v = gr->values[i];
-        if (v->kind == VAL_PARAM)
-            sb_printf(c, "    { %d, %.17g, %.17g, %" PRId64 ", %" PRId64 " }, /* %s */\n", v->init.kind, v->init.a,
-                      v->init.b, v->init.fan_in, v->init.fan_out, v->name);
-    }
-    if (!np)
-        sb_puts(c, "    { 0, 0, 0, 0, 0 },\n");
-    sb_printf(c, "};\n\nstatic const dlc_tensor_desc %s_input_descs[%d] = {\n", m, gr->ninputs);
+    sb_puts(c, "};\n\n");
+    if (!g->weights)
+        emit_inits(g, np);
+    sb_printf(c, "static const dlc_tensor_desc %s_input_descs[%d] = {\n", m, gr->ninputs);
     for (int i = 0; i < gr->ninputs; i++)
         emit_desc(c, gr->values[gr->inputs[i]]->name, &gr->values[gr->inputs[i]]->shape, 0);
     sb_printf(c, "};\n\nstatic const dlc_tensor_desc %s_output_descs[%d] = {\n", m, gr->noutputs);
