@@ -100,7 +100,7 @@ typedef struct dlc_rng {
 
 void     dlc_rng_seed(dlc_rng *r, uint64_t seed, uint64_t stream);
 uint32_t dlc_rng_u32(dlc_rng *r);
-double   dlc_rng_uniform(dlc_rng *r);          /* in [0, 1) with 53... 32-bit resolution */
+double   dlc_rng_uniform(dlc_rng *r);          /* in [0, 1), 53 bits from two draws */
 double   dlc_rng_normal(dlc_rng *r);           /* mean 0, standard deviation 1 */
 
 /* ---- initialisers ---------------------------------------------------- */
@@ -197,7 +197,8 @@ typedef struct dlc_conv2d_shape {
     int groups;
 } dlc_conv2d_shape;
 
-/* Bytes (in elements) of workspace dlc_conv2d needs. */
+/* Elements of workspace dlc_conv2d needs: one sample and group of im2col,
+ * or 0 for a 1x1, stride-1, unpadded convolution (ws may then be NULL). */
 size_t dlc_conv2d_workspace(const dlc_conv2d_shape *s);
 
 /* y[n,k,oh,ow] = conv(x[n,c,h,w], w[k,c/groups,kh,kw]) + bias[k] (bias may be NULL).
