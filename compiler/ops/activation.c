@@ -28,8 +28,8 @@ static void emit_unary(emit_ctx *e, const char *expr)
 
 UNARY(emit_relu, "v > 0 ? v : (dlc_float)0")
 UNARY(emit_relu6, "v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v")
-UNARY(emit_selu, "v > 0 ? 1.05070098735548049342f * v : "
-                 "1.05070098735548049342f * 1.67326324235437728481f * dlc_expm1(v)")
+UNARY(emit_selu, "v > 0 ? (dlc_float)1.0507009873554804934 * v : "
+                 "(dlc_float)1.7580993408473768599 * dlc_expm1(v)")
 UNARY(emit_silu, "v / (1 + dlc_exp(-v))")
 UNARY(emit_hardswish, "v <= -3 ? (dlc_float)0 : v >= 3 ? v : v * (v + 3) / 6")
 UNARY(emit_sigmoid, "1 / (1 + dlc_exp(-v))")
@@ -54,10 +54,10 @@ static void emit_elu(emit_ctx *e)
 static void emit_gelu(emit_ctx *e)
 {
     if (strcmp(node_str(e->n, "approximate"), "tanh") == 0)
-        emit_unary(e, "(dlc_float)0.5 * v * (1 + dlc_tanh(0.797884560802865355f * "
-                      "(v + 0.044715f * v * v * v)))");
+        emit_unary(e, "(dlc_float)0.5 * v * (1 + dlc_tanh((dlc_float)0.79788456080286535588 * "
+                      "(v + (dlc_float)0.044715 * v * v * v)))");
     else
-        emit_unary(e, "(dlc_float)0.5 * v * (1 + dlc_erf(v * 0.707106781186547524f))");
+        emit_unary(e, "(dlc_float)0.5 * v * (1 + dlc_erf(v * (dlc_float)0.70710678118654752440))");
 }
 
 static void emit_softplus(emit_ctx *e)

@@ -137,7 +137,8 @@ static void conv_emit(emit_ctx *e)
          s.dw);
     emit(e, "    %d            /* groups */", s.groups);
     emit(e, "};");
-    emit(e, "dlc_conv2d(&S, n, x0, weight, %s, y0, ws);", node_bool(e->n, "bias") ? "bias" : "NULL");
+    emit(e, "dlc_conv2d(&S, n, x0, weight, %s, y0, %s);", node_bool(e->n, "bias") ? "bias" : "NULL",
+         e->n->ws_count ? "ws" : "NULL");
 }
 
 const op_def op_conv2d = {

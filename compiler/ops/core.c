@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../ops.h"
@@ -122,9 +123,18 @@ void op_note_input(op_ctx *c, int i)
 {
     const ir_value *v = c->g->values[c->n->in[i]];
     char buf[128];
-    if (v->loc.line > 0)
-        diag_note(c->d, v->loc, "'%s' is defined here with shape %s", v->name ? v->name : "input",
+    if (v->loc.line <= 0)
+        return;
+    /* an intermediate of a statement has no name of its own: name its op */
+    const ir_node *p = v->kind == VAL_ACT && v->producer >= 0 ? c->g->nodes[v->producer] : NULL;
+    if (p && memcmp(&p->loc, &v->loc, sizeof v->loc) == 0)
+        diag_note(c->d, v->loc, "the input comes from this %s, with shape %s", p->op->name,
                   shape_str(&v->shape, buf));
+    else if (v->name)   /* a statement inside a block: "layer1.0.y" was written "y" */
+        diag_note(c->d, v->loc, "'%s' is defined here with shape %s",
+                  strrchr(v->name, '.') ? strrchr(v->name, '.') + 1 : v->name, shape_str(&v->shape, buf));
+    else
+        diag_note(c->d, v->loc, "the input is defined here with shape %s", shape_str(&v->shape, buf));
 }
 
 void emit(emit_ctx *e, const char *fmt, ...)
@@ -161,14 +171,17 @@ const shape *emit_out_shape(const emit_ctx *e, int i)
     return &e->g->values[e->n->out[i]]->shape;
 }
 
+/* The shortest decimal that reads back as v, cast so the constant has the
+ * element type in both the float and the double build. */
 const char *emit_float(emit_ctx *e, double v)
 {
     char buf[64];
-    snprintf(buf, sizeof buf, "%.9g", v);
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
     if (!strpbrk(buf, ".eEni"))
         strcat(buf, ".0");
-    strcat(buf, "f");
-    return arena_strdup(e->g->a, buf);
+    return arena_printf(e->g->a, "(dlc_float)%s", buf);
 }
 
 int64_t op_elementwise_flops(const ir_graph *g, const ir_node *n)
