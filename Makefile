@@ -33,15 +33,15 @@ $(B)/parser.c $(B)/parser.h: grammar/parser.y | $(B)
 $(B)/lexer.c $(B)/lexer.h: grammar/lexer.l $(B)/parser.h | $(B)
 	flex --header-file=$(B)/lexer.h -o $(B)/lexer.c $<
 
-$(B)/obj/lexer.o: $(B)/lexer.c $(B)/parser.h
+$(B)/obj/lexer.o: $(B)/lexer.c $(B)/parser.h grammar/parse.h $(wildcard compiler/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) $(EXTRA_CFLAGS) -Wall -Wno-unused-function -Wno-sign-compare -Igrammar -I$(B) -c $< -o $@
 
-$(B)/obj/parser.o: $(B)/parser.c $(B)/parser.h
+$(B)/obj/parser.o: $(B)/parser.c $(B)/parser.h grammar/parse.h $(wildcard compiler/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) $(EXTRA_CFLAGS) -Wall -Igrammar -I$(B) -c $< -o $@
 
-$(B)/obj/grammar/parse.o: grammar/parse.c $(B)/parser.h $(B)/lexer.h
+$(B)/obj/grammar/parse.o: grammar/parse.c $(B)/parser.h $(B)/lexer.h grammar/parse.h $(wildcard compiler/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Wno-unused-function -Igrammar -I$(B) -c $< -o $@
 
@@ -92,8 +92,22 @@ test: deps all $(B)/test-runner
 asan:
 	$(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all
 
-demo: deps all
-	@sh examples/demo.sh
+# The demo (examples/demo.sh): dlc compiles $(DEMO_NET) into $(DEMO)/, and
+# examples/infer.c runs it on Fashion-MNIST.  `make demo ARGS="--limit 1000"`.
+DEMO     = $(B)/demo
+DEMO_NET ?= models/lenet5.net
+
+demo:
+	@MAKE="$(MAKE)" sh examples/demo.sh $(ARGS)
+
+$(DEMO)/lenet5.c: $(DEMO_NET) $(B)/dlc
+	@mkdir -p $(DEMO)
+	./$(B)/dlc $(DEMO_NET) -o $@ --batch 64
+
+$(DEMO)/infer: examples/infer.c examples/fashion_mnist.c examples/fashion_mnist.h \
+               $(DEMO)/lenet5.c $(B)/libdlcrt.a
+	$(CC) $(CFLAGS_ALL) -Werror -Iruntime -Iexamples -I$(DEMO) -o $@ \
+	    examples/infer.c examples/fashion_mnist.c $(DEMO)/lenet5.c $(B)/libdlcrt.a -lz -lm
 
 bench: all
 	@sh bench/run.sh
