@@ -18,7 +18,7 @@ RUNTIME64_OBJ = $(RUNTIME_SRC:%.c=$(B)/obj64/%.o)
 
 MODELS    = $(wildcard models/*.net)
 
-.PHONY: all deps demo test test-quick generated bench clean asan
+.PHONY: all deps demo test test-asan diag-golden generated bench clean asan
 
 all: $(B)/dlc $(B)/libdlcrt.a $(B)/libdlcrt_f64.a
 
@@ -89,8 +89,17 @@ $(B)/test-runner: tests/runner.c | $(B)
 test: deps all $(B)/test-runner
 	./$(B)/test-runner
 
+# refresh the golden diagnostics after a deliberate change of a message (review the diff)
+diag-golden: all
+	sh tests/suites/diag.sh --update
+
+# dlc itself built with AddressSanitizer and UBSan
 asan:
-	$(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" all
+	$(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" build/asan/dlc
+
+# the whole suite with the sanitized compiler doing every compilation
+test-asan: deps all $(B)/test-runner asan
+	DLC=build/asan/dlc UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./$(B)/test-runner
 
 # The demo (examples/demo.sh): dlc compiles $(DEMO_NET) into $(DEMO)/, and
 # examples/infer.c runs it on Fashion-MNIST.  `make demo ARGS="--limit 1000"`.

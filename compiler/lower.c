@@ -14,6 +14,7 @@
 #define MAX_DEPTH 1000
 #define MAX_BLOCK_DEPTH 64
 #define MAX_REPEAT 10000
+#define MAX_ELEMENTS 2147483647     /* per tensor (per sample for activations) */
 
 typedef enum lv_kind { LV_NONE, LV_TENSOR, LV_NUMBER, LV_STRING, LV_BOOL, LV_LIST } lv_kind;
 
@@ -37,8 +38,14 @@ typedef struct binding {
     struct binding *next;
 } binding;
 
+typedef struct name_node {
+    const char *name;
+    struct name_node *next;
+} name_node;
+
 typedef struct scope {
     binding *names;
+    name_node *undefined;   /* undefined names reported here: once each */
     const char *prefix; /* parameter-name prefix of this scope: "" or "layer1.0." */
     const stmt *body;
     const stmt *current;
@@ -52,7 +59,13 @@ typedef struct lower_ctx {
     int depth;
     int depth_reported;
     const block_def *stack[MAX_BLOCK_DEPTH];
+    loc called_at[MAX_BLOCK_DEPTH];
     int nstack;
+    loc stmt_loc;           /* the expression of the statement being lowered */
+    const stmt *in_cycle[64]; /* statements of cycles already reported */
+    int nin_cycle;
+    loc *out_locs;          /* where each output was named */
+    int nout_locs, out_locs_cap;
     const char *stmt_base;  /* parameter prefix of the statement being lowered */
     int stmt_index;         /* ops so far in that statement */
 } lower_ctx;
@@ -85,6 +98,60 @@ static const char *kind_desc(const lval *v)
     case LV_LIST: return "a list";
     default: return "nothing";
     }
+}
+
+/* "the integer 3", "the string \"same\"", "a list of 3 integers": what
+ * the user wrote, for "expects X, got Y". */
+static const char *value_desc(lower_ctx *c, const lval *v)
+{
+    switch (v->kind) {
+    case LV_NUMBER: {
+        if (!v->is_int && v->num == floor(v->num) && fabs(v->num) < 1e15)
+            return arena_printf(c->a, "the number %.1f", v->num);
+        /* the shortest text that reads back as the same double */
+        char buf[32];
+        for (int digits = 6; digits <= 17; digits++) {
+            snprintf(buf, sizeof buf, "%.*g", digits, v->num);
+            if (strtod(buf, NULL) == v->num)
+                break;
+        }
+        return arena_printf(c->a, "%s %s", v->is_int ? "the integer" : "the number", buf);
+    }
+    case LV_STRING: return arena_printf(c->a, "the string \"%s\"", v->str);
+    case LV_BOOL: return v->num ? "true" : "false";
+    case LV_LIST: {
+        int ints = 1;
+        for (int i = 0; i < v->nitems; i++)
+            ints &= v->items[i].kind == LV_NUMBER && v->items[i].is_int;
+        if (v->nitems == 0)
+            return "an empty list";
+        return arena_printf(c->a, "a list of %d %s%s", v->nitems, ints ? "integer" : "item",
+                            v->nitems == 1 ? "" : "s");
+    }
+    case LV_TENSOR: {
+        char buf[128];
+        return arena_printf(c->a, "a tensor of shape %s", shape_str(&c->g->values[v->tensor]->shape, buf));
+    }
+    default: return "nothing";
+    }
+}
+
+/* closest_name, without the noise of suggesting 'a' for 'b'. */
+static const char *suggest(const char *word, const char *const *cands, int n)
+{
+    const char *best = closest_name(word, cands, n);
+    if (best && strlen(word) <= 2 && edit_distance(word, best) >= (int)strlen(word))
+        return NULL;
+    return best;
+}
+
+/* The span of a call's name (e.loc covers its arguments too). */
+static loc callee_loc(const expr *e)
+{
+    loc l = e->loc;
+    l.end_line = l.line;
+    l.end_col = l.col + (int)strlen(e->str);
+    return l;
 }
 
 static binding *lookup(scope *s, const char *name)
@@ -120,29 +187,134 @@ static const block_def *find_block(const program *p, const char *name)
 
 /* ---- names ----------------------------------------------------------- */
 
-static int mentions(const expr *e, const char *name)
+/* The first use of `name` in e (NULL if none, or if e nests too deep to look). */
+static const expr *find_use(const expr *e, const char *name, int depth)
 {
-    if (!e)
-        return 0;
+    if (!e || depth > MAX_DEPTH)
+        return NULL;
     if (e->kind == EXPR_NAME && strcmp(e->str, name) == 0)
-        return 1;
-    for (const arg *a = e->args; a; a = a->next)
-        if (mentions(a->value, name))
+        return e;
+    for (const arg *a = e->args; a; a = a->next) {
+        const expr *u = find_use(a->value, name, depth + 1);
+        if (u)
+            return u;
+    }
+    const expr *u = find_use(e->lhs, name, depth + 1);
+    if (!u)
+        u = find_use(e->rhs, name, depth + 1);
+    return u ? u : find_use(e->call, name, depth + 1);
+}
+
+static int is_non_finite(const char *name)
+{
+    static const char *const words[] = { "inf", "infinity", "nan" };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t k = 0;
+        while (name[k] && words[i][k] && (name[k] | 0x20) == words[i][k])
+            k++;
+        if (!name[k] && !words[i][k])
             return 1;
-    return mentions(e->lhs, name) || mentions(e->rhs, name) || mentions(e->call, name);
+    }
+    return 0;
+}
+
+/* Is `name` one of the words a string attribute takes ("bilinear")? */
+static int is_choice(const char *name)
+{
+    size_t len = strlen(name);
+    for (const op_def *const *o = op_all(); *o; o++)
+        for (int i = 0; (*o)->attrs && (*o)->attrs[i].name; i++)
+            for (const char *p = (*o)->attrs[i].choices; p && *p;) {
+                const char *bar = strchr(p, '|');
+                size_t n = bar ? (size_t)(bar - p) : strlen(p);
+                if (n == len && strncmp(p, name, n) == 0)
+                    return 1;
+                p = bar ? bar + 1 : NULL;
+            }
+    return 0;
 }
 
 static void suggest_name(lower_ctx *c, scope *s, const char *name, loc l)
 {
+    for (const name_node *u = s->undefined; u; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            return;
+    name_node *u = arena_alloc(c->a, sizeof *u);
+    u->name = name;
+    u->next = s->undefined;
+    s->undefined = u;
     const char *cands[256];
     int n = 0;
     for (binding *b = s->names; b && n < 256; b = b->next)
         cands[n++] = b->name;
-    const char *best = closest_name(name, cands, n);
-    if (best)
+    const char *best = suggest(name, cands, n);
+    if (is_choice(name))
+        diag_error(c->d, l, "undefined name '%s' (a string is written in quotes: \"%s\")", name, name);
+    else if (is_non_finite(name))
+        diag_error(c->d, l, "undefined name '%s': numbers must be finite, and there is no inf or nan "
+                   "(write a large number such as 1e30 instead)", name);
+    else if (best)
         diag_error(c->d, l, "undefined name '%s' (did you mean '%s'?)", name, best);
     else
         diag_error(c->d, l, "undefined name '%s'", name);
+}
+
+/* The statement after `from` that assigns `name`, or NULL. */
+static const stmt *assigned_later(const stmt *from, const char *name)
+{
+    for (const stmt *st = from ? from->next : NULL; st; st = st->next)
+        if (st->kind == STMT_ASSIGN && strcmp(st->name, name) == 0)
+            return st;
+    return NULL;
+}
+
+/* `name` is assigned further down.  If its definition leads back to the
+ * current statement, that is a cycle: report the chain; else it is used
+ * too early. */
+static void report_later(lower_ctx *c, scope *s, const expr *use, const stmt *later)
+{
+    const stmt *cur = s->current;
+    for (int i = 0; i < c->nin_cycle; i++)
+        if (c->in_cycle[i] == cur)
+            return;     /* the cycle it is part of was reported */
+    enum { MAX_CHAIN = 16 };
+    const stmt *chain[MAX_CHAIN];
+    int n = 0;
+    if (cur->kind == STMT_ASSIGN) {
+        /* depth-first along the first later statement each one uses */
+        const stmt *st = later;
+        while (st && n < MAX_CHAIN) {
+            chain[n++] = st;
+            if (find_use(st->value, cur->name, 0))
+                break;
+            const stmt *next = NULL;
+            for (const stmt *o = cur->next; o && !next; o = o->next) {
+                int seen = 0;
+                for (int i = 0; i < n; i++)
+                    seen |= chain[i] == o;
+                if (!seen && o->kind == STMT_ASSIGN && find_use(st->value, o->name, 0))
+                    next = o;
+            }
+            st = next;
+        }
+        if (!st || n == MAX_CHAIN)
+            n = 0;
+    }
+    if (n == 0) {
+        diag_error(c->d, use->loc, "'%s' is used before it is defined", use->str);
+        diag_note(c->d, later->name_loc, "'%s' is defined here", use->str);
+        return;
+    }
+    strbuf path = { 0 };
+    sb_printf(&path, "'%s' uses '%s'", cur->name, chain[0]->name);
+    for (int i = 0; i < n; i++)
+        sb_printf(&path, ", which uses '%s'", i + 1 < n ? chain[i + 1]->name : cur->name);
+    diag_error(c->d, use->loc, "cycle: %s", path.data);
+    sb_free(&path);
+    for (int i = 0; i < n && c->nin_cycle < 64; i++)
+        c->in_cycle[c->nin_cycle++] = chain[i];
+    const expr *back = find_use(chain[n - 1]->value, cur->name, 0);
+    diag_note(c->d, back ? back->loc : chain[n - 1]->loc, "'%s' uses '%s' here", chain[n - 1]->name, cur->name);
 }
 
 static lval eval_name(lower_ctx *c, scope *s, const expr *e)
@@ -156,18 +328,13 @@ static lval eval_name(lower_ctx *c, scope *s, const expr *e)
         return none();
     }
     /* Defined further down?  Then it is used too early, or the two depend on each other. */
-    const stmt *later = s->current ? s->current->next : NULL;
-    for (; later; later = later->next) {
-        if (later->kind != STMT_ASSIGN || strcmp(later->name, e->str) != 0)
-            continue;
-        if (s->current->kind == STMT_ASSIGN && mentions(later->value, s->current->name)) {
-            diag_error(c->d, e->loc, "cycle: '%s' uses '%s', which uses '%s'", s->current->name, e->str,
-                       s->current->name);
-            diag_note(c->d, later->loc, "'%s' is defined here", e->str);
-        } else {
-            diag_error(c->d, e->loc, "'%s' is used before it is defined", e->str);
-            diag_note(c->d, later->name_loc, "'%s' is defined here", e->str);
-        }
+    const stmt *later = s->current ? assigned_later(s->current, e->str) : NULL;
+    if (later) {
+        report_later(c, s, e, later);
+        return none();
+    }
+    if (s->current && s->current->kind == STMT_ASSIGN && strcmp(s->current->name, e->str) == 0) {
+        diag_error(c->d, e->loc, "'%s' is used in its own definition", e->str);
         return none();
     }
     suggest_name(c, s, e->str, e->loc);
@@ -198,9 +365,10 @@ static int set_ints(lower_ctx *c, const op_def *op, const attr_spec *sp, attr_va
 bad:
     if (want > 0)
         diag_error(c->d, v->loc, "%s: %s= expects an integer or a list of %d integers, got %s", op->name,
-                   sp->name, want, kind_desc(v));
+                   sp->name, want, value_desc(c, v));
     else
-        diag_error(c->d, v->loc, "%s: %s= expects a list of integers, got %s", op->name, sp->name, kind_desc(v));
+        diag_error(c->d, v->loc, "%s: %s= expects a list of integers, got %s", op->name, sp->name,
+                   value_desc(c, v));
     return -1;
 }
 
@@ -250,22 +418,33 @@ static int set_attr(lower_ctx *c, const op_def *op, const attr_spec *sp, attr_va
         av->str = v->str;
         if (sp->choices) {
             size_t len = strlen(v->str);
-            const char *p = sp->choices;
-            while (p) {
+            const char *words[16] = { 0 };
+            int nw = 0;
+            for (const char *p = sp->choices; p && nw < 16;) {
                 const char *bar = strchr(p, '|');
                 size_t n = bar ? (size_t)(bar - p) : strlen(p);
                 if (n == len && strncmp(p, v->str, n) == 0)
                     return 0;
+                words[nw++] = arena_strndup(c->a, p, n);
                 p = bar ? bar + 1 : NULL;
             }
-            diag_error(c->d, v->loc, "%s: %s=\"%s\" is not one of: %s", op->name, sp->name, v->str, sp->choices);
+            const char *best = suggest(v->str, words, nw);
+            strbuf all = { 0 };
+            for (int i = 0; i < nw; i++)
+                sb_printf(&all, "%s\"%s\"", i == 0 ? "" : i == nw - 1 ? " or " : ", ", words[i]);
+            if (best)
+                diag_error(c->d, v->loc, "%s: %s=\"%s\" is not known (did you mean \"%s\"?)", op->name, sp->name,
+                           v->str, best);
+            else
+                diag_error(c->d, v->loc, "%s: %s= must be %s, got \"%s\"", op->name, sp->name, all.data, v->str);
+            sb_free(&all);
             return -1;
         }
         return 0;
     }
     static const char *const want[] = { "an integer", "a number", "true or false", "integers",
                                         "a list of integers", "a string" };
-    diag_error(c->d, v->loc, "%s: %s= expects %s, got %s", op->name, sp->name, want[sp->type], kind_desc(v));
+    diag_error(c->d, v->loc, "%s: %s= expects %s, got %s", op->name, sp->name, want[sp->type], value_desc(c, v));
     return -1;
 }
 
@@ -316,7 +495,7 @@ static void eval_args(lower_ctx *c, scope *s, const expr *e, const lval *first, 
             ca->bad = 1;
         if (a->key && strcmp(a->key, "name") == 0) {
             if (v.kind != LV_STRING) {
-                diag_error(c->d, a->value->loc, "name= expects a string, got %s", kind_desc(&v));
+                diag_error(c->d, a->value->loc, "name= expects a string, got %s", value_desc(c, &v));
                 ca->bad = 1;
             } else
                 ca->name = v.str;
@@ -354,6 +533,21 @@ static int match_op_args(lower_ctx *c, const op_def *op, const expr *e, call_arg
     int errors = 0, next_attr = 0, nattrs = 0;
     while (op->attrs[nattrs].name)
         nattrs++;
+    const char *suggested[64];
+    int nsuggested = 0, unknown = 0, ntensors = 0;
+    for (int i = 0; i < ca->npos; i++)
+        ntensors += ca->pos[i].kind == LV_TENSOR;
+    if (ntensors < op->min_in) {
+        /* the attributes would be read off by one: say only what is missing */
+        const char *s = op->min_in == 1 ? "" : "s";
+        if (ca->npos > 0 && ca->pos[0].kind != LV_TENSOR && op->min_in == 1)
+            diag_error(c->d, ca->pos[0].loc, "%s takes an input tensor first, got %s", op->name,
+                       value_desc(c, &ca->pos[0]));
+        else
+            diag_error(c->d, e->loc, "%s takes %s%d input tensor%s, got %d", op->name,
+                       op->max_in == op->min_in ? "" : "at least ", op->min_in, s, ntensors);
+        return 1;
+    }
     for (int i = 0; i < ca->npos; i++) {
         lval *v = &ca->pos[i];
         if (v->kind == LV_TENSOR) {
@@ -363,8 +557,17 @@ static int match_op_args(lower_ctx *c, const op_def *op, const expr *e, call_arg
         while (next_attr < nattrs && !op->attrs[next_attr].positional)
             next_attr++;
         if (next_attr == nattrs) {
-            diag_error(c->d, v->loc, "%s: too many positional arguments (%s given as argument %d)", op->name,
-                       kind_desc(v), i + 1);
+            strbuf names = { 0 };
+            for (int k = 0; k < nattrs; k++)
+                if (op->attrs[k].positional)
+                    sb_printf(&names, "%s%s", names.len ? ", " : "", op->attrs[k].name);
+            if (names.len)
+                diag_error(c->d, v->loc, "%s: too many positional arguments: it takes the input tensors, then %s",
+                           op->name, names.data);
+            else
+                diag_error(c->d, v->loc, "%s: too many positional arguments: it takes only input tensors, and "
+                           "%s is not one", op->name, value_desc(c, v));
+            sb_free(&names);
             errors++;
             continue;
         }
@@ -381,45 +584,67 @@ static int match_op_args(lower_ctx *c, const op_def *op, const expr *e, call_arg
             const char *cands[64];
             int nc;
             attr_names(op, cands, &nc);
-            const char *best = closest_name(a->key, cands, nc);
-            if (best)
+            const char *best = suggest(a->key, cands, nc);
+            if (best) {
                 diag_error(c->d, a->key_loc, "%s has no attribute '%s' (did you mean '%s'?)", op->name, a->key, best);
-            else
-                diag_error(c->d, a->key_loc, "%s has no attribute '%s'", op->name, a->key);
+                if (nsuggested < 64)
+                    suggested[nsuggested++] = best;
+            } else if (nc == 0)
+                diag_error(c->d, a->key_loc, "%s has no attribute '%s' (it takes none)", op->name, a->key);
+            else {
+                strbuf all = { 0 };
+                for (int i = 0; i < nc; i++)
+                    sb_printf(&all, "%s%s", i ? ", " : "", cands[i]);
+                diag_error(c->d, a->key_loc, "%s has no attribute '%s' (it has: %s)", op->name, a->key, all.data);
+                sb_free(&all);
+            }
             errors++;
+            unknown++;
             continue;
         }
         if (n->attrs[idx].set) {
             diag_error(c->d, a->key_loc, "%s: attribute '%s' is given twice", op->name, a->key);
-            diag_note(c->d, n->attrs[idx].loc, "first given here");
+            diag_note(c->d, n->attrs[idx].loc, "first given here, by position");
             errors++;
             continue;
         }
         errors += set_attr(c, op, &op->attrs[idx], &n->attrs[idx], &ca->kwv[k]) != 0;
     }
+    /* a tensor where an attribute belongs: that, not the attribute it left unset, is the mistake */
+    int surplus = op->max_in >= 0 && n->nin > op->max_in;
+    if (n->nin < op->min_in || surplus) {
+        loc at = e->loc;
+        for (int i = 0, t = 0; surplus && i < ca->npos; i++)
+            if (ca->pos[i].kind == LV_TENSOR && ++t == op->max_in + 1)
+                at = ca->pos[i].loc;
+        const char *s = op->max_in == 1 ? "" : "s";
+        if (op->min_in == op->max_in)
+            diag_error(c->d, at, "%s takes %d input tensor%s, got %d", op->name, op->min_in, s, n->nin);
+        else if (op->max_in < 0)
+            diag_error(c->d, at, "%s takes at least %d input tensors, got %d", op->name, op->min_in, n->nin);
+        else
+            diag_error(c->d, at, "%s takes %d to %d input tensors, got %d", op->name, op->min_in, op->max_in,
+                       n->nin);
+        errors++;
+    }
     for (int i = 0; i < nattrs; i++) {
         if (n->attrs[i].set)
             continue;
-        if (!op->attrs[i].def) {
+        int was_suggested = 0;
+        for (int k = 0; k < nsuggested; k++)
+            was_suggested |= strcmp(suggested[k], op->attrs[i].name) == 0;
+        /* an unknown attribute was most likely meant to be this one */
+        if (!op->attrs[i].def && !was_suggested && !surplus && !unknown) {
             diag_error(c->d, e->loc, "%s: missing required attribute '%s'", op->name, op->attrs[i].name);
             errors++;
         }
         set_default(c, &op->attrs[i], &n->attrs[i]);
     }
-    if (n->nin < op->min_in || (op->max_in >= 0 && n->nin > op->max_in)) {
-        if (op->min_in == op->max_in)
-            diag_error(c->d, e->loc, "%s takes %d input tensor%s, got %d", op->name, op->min_in,
-                       op->min_in == 1 ? "" : "s", n->nin);
-        else if (op->max_in < 0)
-            diag_error(c->d, e->loc, "%s takes at least %d input tensors, got %d", op->name, op->min_in, n->nin);
-        else
-            diag_error(c->d, e->loc, "%s takes %d to %d input tensors, got %d", op->name, op->min_in, op->max_in,
-                       n->nin);
-        errors++;
-    }
     return errors;
 }
 
+/* Outputs must hold something, and every tensor must be indexable with
+ * the generated code's int arithmetic. */
 static int check_outputs(lower_ctx *c, ir_node *n)
 {
     char buf[128];
@@ -430,6 +655,25 @@ static int check_outputs(lower_ctx *c, ir_node *n)
             empty |= o->d[i] < 1;
         if (empty) {
             diag_error(c->d, n->loc, "%s: the output would be empty (shape %s)", n->op->name, shape_str(o, buf));
+            for (int i = 0; i < n->nin; i++)
+                if (c->g->values[n->in[i]]->loc.line > 0) {
+                    op_ctx oc = { c->g, n, c->d, NULL, 0 };
+                    op_note_input(&oc, i);
+                }
+            return -1;
+        }
+        if (shape_count(o) > MAX_ELEMENTS) {
+            diag_error(c->d, n->loc, "%s: the output %s has %lld elements, more than %d", n->op->name,
+                       shape_str(o, buf), (long long)shape_count(o), MAX_ELEMENTS);
+            return -1;
+        }
+    }
+    for (int k = 0; k < n->nparams; k++) {
+        const ir_value *p = c->g->values[n->params[k]];
+        if (shape_count(&p->shape) > MAX_ELEMENTS) {
+            diag_error(c->d, n->loc, "%s: the %s %s has %lld elements, more than %d", n->op->name,
+                       n->param_roles[k], shape_str(&p->shape, buf), (long long)shape_count(&p->shape),
+                       MAX_ELEMENTS);
             return -1;
         }
     }
@@ -449,8 +693,11 @@ static lval call_op(lower_ctx *c, scope *s, const op_def *op, const expr *e, cal
     int errors = match_op_args(c, op, e, ca, n);
     for (int i = 0; !errors && i < n->nin; i++)
         if (g->values[n->in[i]]->dtype != DT_F32) {
-            diag_error(c->d, ca->pos[i].loc, "%s: input %d holds integers (token ids or labels), "
-                       "which %s does not take", op->name, i + 1, op->name);
+            const ir_value *v = g->values[n->in[i]];
+            diag_error(c->d, ca->pos[i].loc, "%s takes float tensors, but input %d holds integers "
+                       "(token ids or labels)", op->name, i + 1);
+            if (v->kind == VAL_INPUT)
+                diag_note(c->d, v->loc, "'%s' is declared ': int' here", v->name);
             errors++;
         }
     if (!errors) {
@@ -471,16 +718,31 @@ static lval call_op(lower_ctx *c, scope *s, const op_def *op, const expr *e, cal
 
 static lval call_block(lower_ctx *c, scope *s, const block_def *b, const expr *e, call_args *ca);
 
+static lval unknown_callee(lower_ctx *c, scope *s, const expr *e);
+
 static lval eval_call(lower_ctx *c, scope *s, const expr *e, const lval *first)
 {
-    call_args ca;
-    eval_args(c, s, e, first, &ca);
+    /* on the heap: expressions nest, and this is large */
+    call_args *ca = malloc(sizeof *ca);
+    if (!ca)
+        INTERNAL_ERROR("out of memory");
+    eval_args(c, s, e, first, ca);
     const op_def *op = op_lookup(e->str);
-    if (op)
-        return call_op(c, s, op, e, &ca);
-    const block_def *b = find_block(c->prog, e->str);
-    if (b)
-        return call_block(c, s, b, e, &ca);
+    const block_def *b = op ? NULL : find_block(c->prog, e->str);
+    lval v = op ? call_op(c, s, op, e, ca) : b ? call_block(c, s, b, e, ca) : unknown_callee(c, s, e);
+    free(ca);
+    return v;
+}
+
+static lval unknown_callee(lower_ctx *c, scope *s, const expr *e)
+{
+    binding *bound = lookup(s, e->str);
+    if (bound && bound->v.kind != LV_NONE) {
+        diag_error(c->d, callee_loc(e), "'%s' is %s, not an op or a block: it cannot be called", e->str,
+                   kind_desc(&bound->v));
+        diag_note(c->d, bound->loc, "'%s' is defined here", e->str);
+        return none();
+    }
     const char *cands[512];
     int n = 0;
     for (const op_def *const *o = op_all(); *o && n < 400; o++) {
@@ -490,14 +752,12 @@ static lval eval_call(lower_ctx *c, scope *s, const expr *e, const lval *first)
     }
     for (const block_def *bb = c->prog->blocks; bb && n < 512; bb = bb->next)
         cands[n++] = bb->name;
-    const char *best = closest_name(e->str, cands, n);
-    loc l = e->loc;
-    if (e->chained && e->args)
-        l.col = l.col;  /* the whole chain link */
+    const char *best = suggest(e->str, cands, n);
+    loc l = callee_loc(e);
     if (best)
         diag_error(c->d, l, "unknown op '%s' (did you mean '%s'?)", e->str, best);
     else
-        diag_error(c->d, l, "unknown op '%s'", e->str);
+        diag_error(c->d, l, "unknown op '%s' ('dlc --list-ops' lists the ops)", e->str);
     return none();
 }
 
@@ -509,33 +769,9 @@ static int bind_block_params(lower_ctx *c, scope *inner, const block_def *b, con
 {
     int errors = 0, i = 0;
     const param *p;
-    for (p = b->params; p; p = p->next, i++) {
-        const arg *kw = NULL;
-        lval kv;
-        for (int k = 0; k < ca->nkw; k++)
-            if (strcmp(ca->kw[k]->key, p->name) == 0) {
-                kw = ca->kw[k];
-                kv = ca->kwv[k];
-            }
-        if (i < ca->npos && kw) {
-            diag_error(c->d, kw->key_loc, "%s: argument '%s' is given by position and by name", b->name, p->name);
-            errors++;
-        } else if (i < ca->npos)
-            bind(c, inner, p->name, ca->pos[i], p->loc);
-        else if (kw)
-            bind(c, inner, p->name, kv, p->loc);
-        else if (p->def)
-            bind(c, inner, p->name, eval(c, inner, p->def), p->loc);
-        else {
-            diag_error(c->d, e->loc, "%s: missing argument '%s'", b->name, p->name);
-            diag_note(c->d, p->loc, "'%s' is declared here", p->name);
-            errors++;
-        }
-    }
-    if (ca->npos > i) {
-        diag_error(c->d, ca->pos[i].loc, "%s takes %d argument%s, got %d", b->name, i, i == 1 ? "" : "s", ca->npos);
-        errors++;
-    }
+    /* unknown names first: a near miss explains the parameter it left unset */
+    const char *suggested[64];
+    int nsuggested = 0, unknown = 0;
     for (int k = 0; k < ca->nkw; k++) {
         int found = 0;
         const char *cands[64];
@@ -546,11 +782,50 @@ static int bind_block_params(lower_ctx *c, scope *inner, const block_def *b, con
                 cands[n++] = p->name;
         }
         if (!found) {
-            const char *best = closest_name(ca->kw[k]->key, cands, n);
+            const char *best = suggest(ca->kw[k]->key, cands, n);
             diag_error(c->d, ca->kw[k]->key_loc, "block %s has no parameter '%s'%s%s%s", b->name, ca->kw[k]->key,
                        best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+            if (best && nsuggested < 64)
+                suggested[nsuggested++] = best;
+            errors++;
+            unknown++;
+        }
+    }
+    for (p = b->params; p; p = p->next, i++) {
+        const arg *kw = NULL;
+        lval kv = none();
+        for (int k = 0; k < ca->nkw; k++)
+            if (strcmp(ca->kw[k]->key, p->name) == 0) {
+                kw = ca->kw[k];
+                kv = ca->kwv[k];
+            }
+        int was_suggested = 0;
+        for (int k = 0; k < nsuggested; k++)
+            was_suggested |= strcmp(suggested[k], p->name) == 0;
+        if (i < ca->npos && kw) {
+            diag_error(c->d, kw->key_loc, "block %s: argument '%s' is given by position and by name", b->name,
+                       p->name);
+            errors++;
+        } else if (i < ca->npos)
+            bind(c, inner, p->name, ca->pos[i], p->loc);
+        else if (kw)
+            bind(c, inner, p->name, kv, p->loc);
+        else if (p->def)
+            bind(c, inner, p->name, eval(c, inner, p->def), p->loc);
+        else if (!was_suggested && !unknown) {
+            diag_error(c->d, e->loc, "block %s: missing argument '%s'", b->name, p->name);
+            diag_note(c->d, p->loc, "'%s' is declared here", p->name);
             errors++;
         }
+    }
+    if (ca->npos > i) {
+        strbuf names = { 0 };
+        for (p = b->params; p; p = p->next)
+            sb_printf(&names, "%s%s", p == b->params ? "" : ", ", p->name);
+        diag_error(c->d, ca->pos[i].loc, "block %s takes %d argument%s (%s), got %d", b->name, i, i == 1 ? "" : "s",
+                   names.data ? names.data : "", ca->npos);
+        sb_free(&names);
+        errors++;
     }
     return errors;
 }
@@ -562,13 +837,23 @@ static lval call_block(lower_ctx *c, scope *s, const block_def *b, const expr *e
         return none();
     for (int i = 0; i < c->nstack; i++)
         if (c->stack[i] == b) {
-            diag_error(c->d, e->loc, "block '%s' calls itself%s", b->name, i + 1 < c->nstack ? " through" : "");
-            for (int k = i + 1; k < c->nstack; k++)
-                diag_note(c->d, c->stack[k]->name_loc, "'%s' is called on the way", c->stack[k]->name);
+            /* the notes the error hook adds show the way round */
+            strbuf path = { 0 };
+            for (int k = i; k < c->nstack; k++)
+                sb_printf(&path, "%s -> ", c->stack[k]->name);
+            sb_printf(&path, "%s", b->name);
+            if (i + 1 == c->nstack)
+                diag_error(c->d, callee_loc(e), "block '%s' calls itself; blocks are expanded inline, so they "
+                           "cannot recurse", b->name);
+            else
+                diag_error(c->d, callee_loc(e), "block '%s' calls itself through %s (%s); blocks are expanded "
+                           "inline, so they cannot recurse", b->name, i + 2 == c->nstack ? "another" : "others",
+                           path.data);
+            sb_free(&path);
             return none();
         }
     if (c->nstack == MAX_BLOCK_DEPTH) {
-        diag_error(c->d, e->loc, "blocks nested more than %d deep", MAX_BLOCK_DEPTH);
+        diag_error(c->d, callee_loc(e), "blocks nested more than %d deep", MAX_BLOCK_DEPTH);
         return none();
     }
     scope inner;
@@ -579,6 +864,7 @@ static lval call_block(lower_ctx *c, scope *s, const block_def *b, const expr *e
         return none();
     const char *saved_base = c->stmt_base;
     int saved_index = c->stmt_index;
+    c->called_at[c->nstack] = callee_loc(e);
     c->stack[c->nstack++] = b;
     lval ret = none();
     ret.kind = (lv_kind)-1;
@@ -586,10 +872,8 @@ static lval call_block(lower_ctx *c, scope *s, const block_def *b, const expr *e
     c->nstack--;
     c->stmt_base = saved_base;
     c->stmt_index = saved_index;
-    if ((int)ret.kind == -1) {
-        diag_error(c->d, b->name_loc, "block '%s' has no return statement", b->name);
-        return none();
-    }
+    if ((int)ret.kind == -1)
+        return none();      /* lower_check_program said so */
     return ret;
 }
 
@@ -604,7 +888,8 @@ static lval fold(lower_ctx *c, const expr *e, lval a, lval b)
 {
     lval r = a;
     r.loc = e->loc;
-    r.is_int = a.is_int && b.is_int && e->op != '/';
+    /* integers stay integers under / when the division is exact: c / 4, (k - 1) / 2 */
+    r.is_int = a.is_int && b.is_int && (e->op != '/' || (b.num != 0 && fmod(a.num, b.num) == 0));
     switch (e->op) {
     case '+': r.num = a.num + b.num; break;
     case '-': r.num = a.num - b.num; break;
@@ -617,7 +902,12 @@ static lval fold(lower_ctx *c, const expr *e, lval a, lval b)
         r.num = a.num / b.num;
     }
     if (!isfinite(r.num) || fabs(r.num) > 3.4e38) {
-        diag_error(c->d, e->loc, "the result is out of range");
+        diag_error(c->d, e->loc, "the result, %g, is too large for float32", r.num);
+        return none();
+    }
+    if (r.is_int && fabs(r.num) > 2147483647.0) {
+        diag_error(c->d, e->loc, "the result, %.17g, is too large for an integer (the largest is 2147483647)",
+                   r.num);
         return none();
     }
     return r;
@@ -632,6 +922,10 @@ static lval arith(lower_ctx *c, scope *s, const expr *e, lval a, lval b)
     lval *bad = a.kind != LV_TENSOR && !is_number(&a) ? &a : b.kind != LV_TENSOR && !is_number(&b) ? &b : NULL;
     if (bad) {
         diag_error(c->d, bad->loc, "'%c' needs tensors or numbers, got %s", e->op, kind_desc(bad));
+        return none();
+    }
+    if (e->op == '/' && is_number(&b) && b.num == 0) {
+        diag_error(c->d, e->loc, "division by zero");
         return none();
     }
     /* a tensor op: either two tensors or a tensor and a scalar attribute */
@@ -697,7 +991,8 @@ static lval eval(lower_ctx *c, scope *s, const expr *e)
 {
     if (++c->depth > MAX_DEPTH) {
         if (!c->depth_reported)
-            diag_error(c->d, e->loc, "expression nested more than %d levels deep", MAX_DEPTH);
+            diag_error(c->d, c->stmt_loc, "expression too deep: more than %d nested operations (a chain "
+                       "counts one per link); split it into several statements", MAX_DEPTH);
         c->depth_reported = 1;
         c->depth--;
         return none();
@@ -780,6 +1075,8 @@ static void lower_assign(lower_ctx *c, scope *s, const stmt *st)
     c->stmt_base = k == 1 ? arena_printf(c->a, "%s%s", s->prefix, st->name)
                           : arena_printf(c->a, "%s%s_%d", s->prefix, st->name, k);
     c->stmt_index = 0;
+    c->stmt_loc = st->loc;
+    c->depth_reported = 0;
     int values_from = c->g->nvalues, nodes_from = c->g->nnodes;
     lval v = eval(c, s, st->value);
     if (c->stmt_index == 1)
@@ -808,7 +1105,7 @@ static void lower_input(lower_ctx *c, scope *s, const stmt *st)
         if (d.kind == LV_NONE) {
             bad = 1;
         } else if (!(is_number(&d) && d.is_int)) {
-            diag_error(c->d, a->value->loc, "input sizes must be integers, got %s", kind_desc(&d));
+            diag_error(c->d, a->value->loc, "input sizes must be integers, got %s", value_desc(c, &d));
             bad = 1;
         } else if (d.num < 1) {
             diag_error(c->d, a->value->loc, "input size %g must be at least 1", d.num);
@@ -825,6 +1122,11 @@ static void lower_input(lower_ctx *c, scope *s, const stmt *st)
         dt = DT_I32;
     else if (st->type && strcmp(st->type, "float") != 0) {
         diag_error(c->d, st->type_loc, "unknown input type '%s' (float or int)", st->type);
+        bad = 1;
+    }
+    if (!bad && shape_count(&sh) > MAX_ELEMENTS) {
+        diag_error(c->d, st->value->loc, "input '%s' is too large: %lld elements per sample, more than %d",
+                   st->name, (long long)shape_count(&sh), MAX_ELEMENTS);
         bad = 1;
     }
     if (bad) {
@@ -844,6 +1146,8 @@ static void lower_output(lower_ctx *c, scope *s, const stmt *st)
         for (int i = 0; i < c->g->noutputs; i++)
             if (strcmp(c->g->output_names[i], nl->name) == 0) {
                 diag_error(c->d, nl->loc, "'%s' is already an output", nl->name);
+                if (i < c->nout_locs)
+                    diag_note(c->d, c->out_locs[i], "it is first named here");
                 goto next;
             }
         expr name_expr;
@@ -872,6 +1176,7 @@ static void lower_output(lower_ctx *c, scope *s, const stmt *st)
                 continue;
         }
         VEC_PUSH(c->a, c->g->outputs, c->g->noutputs, c->g->outputs_cap, v.tensor);
+        VEC_PUSH(c->a, c->out_locs, c->nout_locs, c->out_locs_cap, nl->loc);
         c->g->output_names = c->g->output_names;
         {
             int n = c->g->noutputs - 1, cap = n + 1;
@@ -892,16 +1197,12 @@ static void lower_stmts(lower_ctx *c, scope *s, const stmt *body, lval *ret)
         s->current = st;
         switch (st->kind) {
         case STMT_ASSIGN: lower_assign(c, s, st); break;
-        case STMT_INPUT:
-            if (ret)
-                diag_error(c->d, st->loc, "'input' belongs in a model, not in a block: blocks take parameters");
-            else
+        case STMT_INPUT:    /* in a block: lower_check_program reported it */
+            if (!ret)
                 lower_input(c, s, st);
             break;
         case STMT_OUTPUT:
-            if (ret)
-                diag_error(c->d, st->loc, "'output' belongs in a model; a block returns its result");
-            else
+            if (!ret)
                 lower_output(c, s, st);
             break;
         case STMT_RETURN:
@@ -909,11 +1210,18 @@ static void lower_stmts(lower_ctx *c, scope *s, const stmt *body, lval *ret)
                 diag_error(c->d, st->loc, "'return' outside a block: a model names its results with 'output'");
                 break;
             }
-            c->stmt_base = arena_printf(c->a, "%sreturn", s->prefix);
+            /* a block's result is named like the block itself: `return a |> f |> g`
+             * in a block called as `s` gives `s.0`, `s.1`, as an nn.Sequential would */
+            c->stmt_base = arena_strndup(c->a, s->prefix, strlen(s->prefix) - 1);
             c->stmt_index = 0;
-            *ret = eval(c, s, st->value);
-            if (st->next)
-                diag_error(c->d, st->next->loc, "statement after 'return' in a block");
+            c->stmt_loc = st->loc;
+            c->depth_reported = 0;
+            {
+                int values_from = c->g->nvalues, nodes_from = c->g->nnodes;
+                *ret = eval(c, s, st->value);
+                if (c->stmt_index == 1)
+                    drop_single_index(c, values_from, nodes_from);
+            }
             return;
         }
     }
@@ -939,9 +1247,16 @@ static int one_of(lower_ctx *c, const char *what, const expr *e, const char *con
     for (int i = 0; i < n; i++)
         if (strcmp(e->str, names[i]) == 0)
             return 0;
-    const char *best = closest_name(e->str, names, n);
-    diag_error(c->d, e->loc, "unknown %s '%s'%s%s%s", what, e->str, best ? " (did you mean '" : "",
-               best ? best : "", best ? "'?)" : "");
+    const char *best = suggest(e->str, names, n);
+    if (best) {
+        diag_error(c->d, callee_loc(e), "unknown %s '%s' (did you mean '%s'?)", what, e->str, best);
+        return -1;
+    }
+    strbuf all = { 0 };
+    for (int i = 0; i < n; i++)
+        sb_printf(&all, "%s%s", i ? ", " : "", names[i]);
+    diag_error(c->d, callee_loc(e), "unknown %s '%s' (one of: %s)", what, e->str, all.data);
+    sb_free(&all);
     return -1;
 }
 
@@ -954,7 +1269,9 @@ static void check_train_number(lower_ctx *c, const train_item *t, int integer, d
         e = e->lhs;
     }
     if (e->kind != EXPR_NUMBER || (integer && !e->is_int))
-        diag_error(c->d, t->value->loc, "%s= expects %s", t->key, integer ? "an integer" : "a number");
+        diag_error(c->d, t->value->loc, "%s= expects %s%s%s%s", t->key, integer ? "an integer" : "a number",
+                   e->kind == EXPR_NUMBER ? ", got " : "", e->kind == EXPR_NUMBER && sign < 0 ? "-" : "",
+                   e->kind == EXPR_NUMBER ? e->str : "");
     else if (sign * e->num < min)
         diag_error(c->d, t->value->loc, "%s=%g is out of range (must be at least %g)", t->key, sign * e->num, min);
 }
@@ -971,7 +1288,7 @@ static int check_train(lower_ctx *c, const model_def *m, scope *s)
             if (strcmp(t->key, train_keys[i]) == 0)
                 k = i;
         if (k < 0) {
-            const char *best = closest_name(t->key, train_keys, COUNT(train_keys));
+            const char *best = suggest(t->key, train_keys, COUNT(train_keys));
             diag_error(c->d, t->loc, "unknown train setting '%s'%s%s%s", t->key, best ? " (did you mean '" : "",
                        best ? best : "", best ? "'?)" : "");
             continue;
@@ -1009,11 +1326,33 @@ static int check_train(lower_ctx *c, const model_def *m, scope *s)
             check_train_number(c, t, 0, 0);
     }
     if (!seen[0])
-        diag_error(c->d, m->train_loc, "the train section of '%s' names no loss", m->name);
+        diag_error(c->d, m->train_loc, "the train section of '%s' names no loss: add one, such as "
+                   "'loss = cross_entropy(%s)'", m->name, c->g->noutputs ? c->g->output_names[0] : "logits");
     return batch;
 }
 
 /* ---- models ---------------------------------------------------------- */
+
+/* What a block body may hold, checked once however often it is called. */
+static void check_block_body(const block_def *b, diag *d)
+{
+    const stmt *ret = NULL;
+    for (const stmt *st = b->body; st; st = st->next) {
+        if (ret) {
+            diag_error(d, st->loc, "statement after 'return' in block '%s'", b->name);
+            diag_note(d, ret->loc, "the block returns here");
+            break;
+        }
+        if (st->kind == STMT_INPUT)
+            diag_error(d, st->loc, "'input' belongs in a model, not in a block: blocks take parameters");
+        else if (st->kind == STMT_OUTPUT)
+            diag_error(d, st->loc, "'output' belongs in a model; a block gives its result with 'return'");
+        else if (st->kind == STMT_RETURN)
+            ret = st;
+    }
+    if (!ret)
+        diag_error(d, b->name_loc, "block '%s' has no return statement: end it with 'return EXPR'", b->name);
+}
 
 void lower_check_program(const program *p, diag *d)
 {
@@ -1039,8 +1378,10 @@ void lower_check_program(const program *p, diag *d)
             for (const param *o = b->params; o != q; o = o->next)
                 if (strcmp(o->name, q->name) == 0) {
                     diag_error(d, q->loc, "block '%s' has two parameters named '%s'", b->name, q->name);
+                    diag_note(d, o->loc, "the first '%s' is here", o->name);
                     break;
                 }
+        check_block_body(b, d);
     }
     if (!p->models && d->nerrors == 0) {
         loc l = { 1, 1, 1, 2 };
@@ -1066,6 +1407,14 @@ static void check_param_names(lower_ctx *c)
     }
 }
 
+/* After an error inside a block: which calls led there, innermost first. */
+static void block_context(void *ctx, diag *d)
+{
+    const lower_ctx *c = ctx;
+    for (int k = c->nstack - 1; k >= 0; k--)
+        diag_defer_note(d, c->called_at[k], "in block '%s', called here", c->stack[k]->name);
+}
+
 ir_graph *lower_model(const program *p, const model_def *m, int batch, arena *a, diag *d)
 {
     int before = d->nerrors;
@@ -1080,7 +1429,12 @@ ir_graph *lower_model(const program *p, const model_def *m, int batch, arena *a,
     memset(&s, 0, sizeof s);
     s.prefix = "";
     s.body = m->body;
+    d->on_error = block_context;
+    d->on_error_ctx = &c;
     lower_stmts(&c, &s, m->body, NULL);
+    diag_flush(d);
+    d->on_error = NULL;
+    d->on_error_ctx = NULL;
     if (c.g->ninputs == 0 && d->nerrors == before)
         diag_error(d, m->name_loc, "model '%s' has no input: declare one with 'input NAME[sizes]'", m->name);
     if (c.g->noutputs == 0 && d->nerrors == before)

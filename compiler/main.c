@@ -252,12 +252,25 @@ static int write_outputs(const options *o, ir_graph **graphs, int n, const char 
     char *dep = o->depfile ? NULL : replace_ext(o->output, ".d");
     const char *deppath = o->depfile ? o->depfile : dep;
     int rc = 0;
-    if (strcmp(header, o->output) == 0 || same_file(o->output, o->input) || same_file(header, o->input) ||
-        ((o->md || o->depfile) && same_file(deppath, o->input))) {
-        diag_fatal(d, "the output '%s' would overwrite the input '%s'", o->output, o->input);
+    const char *clash = strcmp(header, o->output) == 0 || same_file(o->output, o->input) ? o->output
+                      : same_file(header, o->input) ? header
+                      : (o->md || o->depfile) && same_file(deppath, o->input) ? deppath : NULL;
+    if (clash) {
+        diag_fatal(d, "the output '%s' would overwrite the input '%s'", clash, o->input);
         free(header);
         free(dep);
         return -1;
+    }
+    /* all or nothing: a directory in the way is found before anything is renamed */
+    const char *targets[3] = { o->output, header, o->md || o->depfile ? deppath : NULL };
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        if (targets[i] && stat(targets[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            diag_fatal(d, "cannot write '%s': it is a directory", targets[i]);
+            free(header);
+            free(dep);
+            return -1;
+        }
     }
     codegen_input ci;
     memset(&ci, 0, sizeof ci);
@@ -327,8 +340,9 @@ static int compile(const options *o)
     if (d.nerrors == 0)
         lower_check_program(&prog, &d);
     ir_graph *graphs[64];
-    int n = 0, found = 0;
-    for (const model_def *m = prog.models; m && d.nerrors == 0; m = m->next) {
+    int n = 0, found = 0, checked = d.nerrors == 0;
+    /* every model is lowered, so that the errors of all of them are reported */
+    for (const model_def *m = prog.models; m && checked; m = m->next) {
         if (o->model && strcmp(o->model, m->name) != 0)
             continue;
         found = 1;

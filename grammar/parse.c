@@ -18,13 +18,15 @@ void parse_begin_model(parse_ctx *pc, const char *name, loc l, loc name_loc)
         p = &(*p)->next;
     *p = m;
     pc->model = m;
+    pc->model_tail = NULL;
 }
 
 static int have_model(parse_ctx *pc, loc l, const char *what)
 {
     if (pc->model)
         return 1;
-    if (!pc->stray_reported)
+    /* after a syntax error, the 'model' line is likely what was wrong */
+    if (!pc->stray_reported && pc->d->nerrors == pc->errors_before)
         diag_error(pc->d, l, "%s outside a model: start the file with 'model NAME'", what);
     pc->stray_reported = 1;
     return 0;
@@ -32,8 +34,13 @@ static int have_model(parse_ctx *pc, loc l, const char *what)
 
 void parse_add_stmt(parse_ctx *pc, stmt *s)
 {
-    if (have_model(pc, s->loc, "statement"))
-        pc->model->body = ast_stmt_append(pc->model->body, s);
+    if (!have_model(pc, s->loc, "statement"))
+        return;
+    if (pc->model_tail)
+        pc->model_tail->next = s;
+    else
+        pc->model->body = s;
+    pc->model_tail = s;
 }
 
 void parse_add_block(parse_ctx *pc, block_def *b)
@@ -58,6 +65,62 @@ void parse_add_train(parse_ctx *pc, train_item *items, loc l)
     pc->model->train_loc = l;
 }
 
+/* A '}' with no '{': after a syntax error it is the end of a block whose
+ * header was skipped, and saying so again would be a second message. */
+void parse_stray_close(parse_ctx *pc, loc l)
+{
+    if (pc->d->nerrors == pc->errors_before)
+        diag_error(pc->d, l, "syntax error: '}' without a matching '{'");
+}
+
+arg *parse_reverse_args(arg *list)
+{
+    arg *r = NULL;
+    while (list) {
+        arg *next = list->next;
+        list->next = r;
+        r = list;
+        list = next;
+    }
+    return r;
+}
+
+stmt *parse_reverse_stmts(stmt *list)
+{
+    stmt *r = NULL;
+    while (list) {
+        stmt *next = list->next;
+        list->next = r;
+        r = list;
+        list = next;
+    }
+    return r;
+}
+
+param *parse_reverse_params(param *list)
+{
+    param *r = NULL;
+    while (list) {
+        param *next = list->next;
+        list->next = r;
+        r = list;
+        list = next;
+    }
+    return r;
+}
+
+train_item *parse_reverse_train(train_item *list)
+{
+    train_item *r = NULL;
+    while (list) {
+        train_item *next = list->next;
+        list->next = r;
+        r = list;
+        list = next;
+    }
+    return r;
+}
+
 int parse_program(const char *text, size_t len, arena *a, diag *d, program *out)
 {
     parse_ctx pc;
@@ -66,8 +129,17 @@ int parse_program(const char *text, size_t len, arena *a, diag *d, program *out)
     pc.a = a;
     pc.d = d;
     pc.prog = out;
+    pc.text = text;
+    pc.len = len;
+    pc.line = pc.col = 1;
+    pc.end_line = pc.end_col = 1;
     pc.last_tok = NL;
-    int before = d->nerrors;
+    pc.stmt_col = 1;
+    pc.errors_before = d->nerrors;
+    if (len > (size_t)1 << 30) {
+        diag_fatal(d, "'%s' is too large for a network description (more than 1 GiB)", d->path);
+        return 1;
+    }
     yyscan_t scanner;
     if (yylex_init_extra(&pc, &scanner) != 0)
         INTERNAL_ERROR("cannot create the scanner");
@@ -75,5 +147,5 @@ int parse_program(const char *text, size_t len, arena *a, diag *d, program *out)
     yyparse(scanner, &pc);
     yy_delete_buffer(buf, scanner);
     yylex_destroy(scanner);
-    return d->nerrors - before;
+    return d->nerrors - pc.errors_before;
 }

@@ -38,7 +38,9 @@ fi
 mkdir -p "$OUT" || exit 1
 rm -f "$OUT/harness" "$OUT/model.c" "$OUT/model.h"
 
-if ! "$ROOT/build/dlc" "$NET" -o "$OUT/model.c" "$@" 2>"$OUT/dlc.err"; then
+DLC_BIN=${DLC:-$ROOT/build/dlc}
+case $DLC_BIN in /*) ;; *) DLC_BIN=$ROOT/$DLC_BIN ;; esac
+if ! "$DLC_BIN" "$NET" -o "$OUT/model.c" "$@" 2>"$OUT/dlc.err"; then
     cat "$OUT/dlc.err" >&2
     echo "build_model: dlc failed on $NET: $(grep -m 1 . "$OUT/dlc.err")" >&2
     exit 1

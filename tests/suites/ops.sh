@@ -51,7 +51,7 @@ if [ "${1:-}" = --case ]; then
     exit 0
 fi
 
-if [ ! -x build/dlc ] || [ ! -f build/libdlcrt.a ]; then
+if [ ! -x "${DLC:-build/dlc}" ] || [ ! -f build/libdlcrt.a ]; then
     echo "FAIL ops: build/dlc or build/libdlcrt.a is missing (run make all)"
     exit 1
 fi
@@ -59,7 +59,7 @@ fi
 # Every op dlc lists has a case: a call `op(...)` or a chain step `|> op`.
 if [ $# -eq 0 ]; then
     missing=
-    for op in $(build/dlc --list-ops | sed -n 's/^\([a-z_0-9][a-z_0-9]*\) .*/\1/p'); do
+    for op in $(${DLC:-build/dlc} --list-ops | sed -n 's/^\([a-z_0-9][a-z_0-9]*\) .*/\1/p'); do
         cat tests/ops/*.net | grep -v '^#' |
             grep -q -E "(^|[^a-z_0-9])${op}[(]|[|]>[[:space:]]*${op}([^a-z_0-9]|\$)" || missing="$missing $op"
     done

@@ -61,7 +61,7 @@ check_plan() {
 
 check_asan() {
     net=$1 model=$2 tag=$3 dir=$4
-    flops=$(build/dlc "$net" --model "$model" --summary 2>/dev/null |
+    flops=$(${DLC:-build/dlc} "$net" --model "$model" --summary 2>/dev/null |
             sed -n 's/.*FLOPs per sample: *\([0-9,]*\).*/\1/p' | tr -d , | head -n 1)
     if [ -n "$flops" ] && [ "$flops" -gt "${PLAN_ASAN_MAX_FLOPS:-10000000000}" ]; then
         echo "note: asan/$tag skipped: $flops FLOPs per sample is above PLAN_ASAN_MAX_FLOPS"
