@@ -129,14 +129,7 @@ static int64_t conv_workspace(const ir_graph *g, const ir_node *n)
 static void conv_emit(emit_ctx *e)
 {
     dlc_conv2d_shape s = conv_geometry(e->g, e->n);
-    emit(e, "static const dlc_conv2d_shape S = {");
-    emit(e, "    %d, %d, %d,   /* input  C, H, W */", s.c, s.h, s.w);
-    emit(e, "    %d, %d, %d,   /* output K, OH, OW */", s.k, s.oh, s.ow);
-    emit(e, "    %d, %d,       /* kernel */", s.kh, s.kw);
-    emit(e, "    %d, %d, %d, %d, %d, %d, /* stride, pad, dilation (h, w) */", s.sh, s.sw, s.ph, s.pw, s.dh,
-         s.dw);
-    emit(e, "    %d            /* groups */", s.groups);
-    emit(e, "};");
+    emit_conv_shape(e, &s, "");
     emit(e, "dlc_conv2d(&S, n, x0, weight, %s, y0, %s);", node_bool(e->n, "bias") ? "bias" : "NULL",
          e->n->ws_count ? "ws" : "NULL");
 }

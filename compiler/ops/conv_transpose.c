@@ -119,15 +119,10 @@ static int64_t conv_transpose2d_workspace(const ir_graph *g, const ir_node *n)
 static void conv_transpose2d_emit(emit_ctx *e)
 {
     dlc_conv2d_shape s = geometry(e->g, e->n);
-    emit(e, "static const dlc_conv2d_shape S = {");
-    emit(e, "    %d, %d, %d,   /* input  C, H, W */", s.c, s.h, s.w);
-    emit(e, "    %d, %d, %d,   /* output K, OH, OW (output_pad %lld, %lld) */", s.k, s.oh, s.ow,
-         (long long)node_ints(e->n, "output_pad", 0), (long long)node_ints(e->n, "output_pad", 1));
-    emit(e, "    %d, %d,       /* kernel */", s.kh, s.kw);
-    emit(e, "    %d, %d, %d, %d, %d, %d, /* stride, pad, dilation (h, w) */", s.sh, s.sw, s.ph, s.pw, s.dh,
-         s.dw);
-    emit(e, "    %d            /* groups */", s.groups);
-    emit(e, "};");
+    char note[64];
+    snprintf(note, sizeof note, " (output_pad %lld, %lld)", (long long)node_ints(e->n, "output_pad", 0),
+             (long long)node_ints(e->n, "output_pad", 1));
+    emit_conv_shape(e, &s, note);
     emit(e, "dlc_conv_transpose2d(&S, n, x0, weight, %s, y0, %s);", node_bool(e->n, "bias") ? "bias" : "NULL",
          e->n->ws_count ? "ws" : "NULL");
 }

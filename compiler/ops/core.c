@@ -188,3 +188,15 @@ int64_t op_elementwise_flops(const ir_graph *g, const ir_node *n)
 {
     return shape_count(&g->values[n->out[0]]->shape);
 }
+
+void emit_conv_shape(emit_ctx *e, const dlc_conv2d_shape *s, const char *output_note)
+{
+    emit(e, "static const dlc_conv2d_shape S = {");
+    emit(e, "    %d, %d, %d,   /* input  C, H, W */", s->c, s->h, s->w);
+    emit(e, "    %d, %d, %d,   /* output K, OH, OW%s */", s->k, s->oh, s->ow, output_note);
+    emit(e, "    %d, %d,       /* kernel */", s->kh, s->kw);
+    emit(e, "    %d, %d, %d, %d, %d, %d, /* stride, pad, dilation (h, w) */", s->sh, s->sw, s->ph, s->pw,
+         s->dh, s->dw);
+    emit(e, "    %d            /* groups */", s->groups);
+    emit(e, "};");
+}

@@ -15,4 +15,9 @@ ir_init init_const(double value);
 ir_init op_bias_init(op_ctx *c, int64_t fan_in);
 int attr_index_opt(const op_def *op, const char *name);
 
+struct dlc_conv2d_shape;
+/* Emits `static const dlc_conv2d_shape S = {...};` with a comment per field;
+ * `output_note` (may be "") is appended to the output line's comment. */
+void emit_conv_shape(emit_ctx *e, const struct dlc_conv2d_shape *s, const char *output_note);
+
 #endif

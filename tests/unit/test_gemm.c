@@ -11,17 +11,7 @@
 
 #include "dlc_runtime.h"
 
-static int failures;
-
-static void check(int ok, const char *name, const char *why)
-{
-    if (ok)
-        printf("PASS %s\n", name);
-    else {
-        printf("FAIL %s: %s\n", name, why);
-        failures++;
-    }
-}
+#include "check.h"
 
 /* Deterministic test data from the runtime's own generator. */
 static void fill(dlc_float *x, size_t n, dlc_rng *r)

@@ -20,18 +20,10 @@
 
 #include "dlc_runtime.h"
 
-static int failures;
+#include "check.h"
 static char dir[64];
 
-static void check(int ok, const char *name, const char *why)
-{
-    if (ok)
-        printf("PASS %s\n", name);
-    else {
-        printf("FAIL %s: %s\n", name, why);
-        failures++;
-    }
-}
+
 
 static void path_of(char *out, size_t cap, const char *file)
 {
