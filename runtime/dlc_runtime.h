@@ -139,6 +139,7 @@ typedef struct dlc_tensor_desc {
     int64_t dims[8];
     size_t offset;      /* in elements, into the block the caller passes */
     size_t count;       /* product of dims */
+    int is_int;         /* int32 data (token ids, class labels) rather than dlc_float */
 } dlc_tensor_desc;
 
 /* Reads `path` and fills `data` (laid out by descs[i].offset) with every
@@ -215,6 +216,91 @@ void dlc_conv_transpose2d(const dlc_conv2d_shape *s, int n, const dlc_float *x,
                           const dlc_float *w, const dlc_float *bias,
                           dlc_float *y, dlc_float *ws);
 
+/* Backward of dlc_conv2d for the same geometry s (x[n,c,h,w] -> dy[n,k,oh,ow]):
+ * dx = the gradient of the input (overwritten); dw[k,c/groups,kh,kw] = the
+ * weight gradient summed over the n samples (overwritten); db (may be NULL)
+ * = sum of dy over n, oh, ow (overwritten).  ws holds
+ * dlc_conv2d_backward_workspace(s) elements (0 for a pointwise convolution:
+ * ws may then be NULL), for either function. */
+size_t dlc_conv2d_backward_workspace(const dlc_conv2d_shape *s);
+void dlc_conv2d_backward_data(const dlc_conv2d_shape *s, int n, const dlc_float *dy,
+                              const dlc_float *w, dlc_float *dx, dlc_float *ws);
+void dlc_conv2d_backward_weight(const dlc_conv2d_shape *s, int n, const dlc_float *x,
+                                const dlc_float *dy, dlc_float *dw, dlc_float *db,
+                                dlc_float *ws);
+
+/* Backward of dlc_conv_transpose2d, s as there (x[n,c,h,w] -> dy[n,k,oh,ow],
+ * w[c,k/groups,kh,kw]); outputs overwritten as for dlc_conv2d's backward. */
+size_t dlc_conv_transpose2d_backward_workspace(const dlc_conv2d_shape *s);
+void dlc_conv_transpose2d_backward_data(const dlc_conv2d_shape *s, int n,
+                                        const dlc_float *dy, const dlc_float *w,
+                                        dlc_float *dx, dlc_float *ws);
+void dlc_conv_transpose2d_backward_weight(const dlc_conv2d_shape *s, int n,
+                                          const dlc_float *x, const dlc_float *dy,
+                                          dlc_float *dw, dlc_float *db, dlc_float *ws);
+
+/* ---- training: optimizers and learning-rate schedules ----------------- */
+/* torch.optim's update rules and defaults.  The parameters being trained are
+ * one contiguous block; so are their gradients, and the optimizer state is
+ * nstate slabs of the same size (momentum_buffer; exp_avg, exp_avg_sq; ...). */
+enum { DLC_OPT_SGD, DLC_OPT_ADAGRAD, DLC_OPT_RMSPROP, DLC_OPT_ADAM, DLC_OPT_ADAMW };
+
+typedef struct dlc_optim {
+    int kind;
+    double lr;                    /* the base learning rate */
+    double momentum, dampening;   /* sgd; rmsprop uses momentum too */
+    int nesterov;                 /* sgd */
+    double weight_decay;          /* coupled (added to the gradient); decoupled for adamw */
+    double beta1, beta2, eps;     /* adam, adamw; eps also rmsprop, adagrad */
+    int amsgrad;                  /* adam, adamw */
+    double alpha;                 /* rmsprop smoothing constant */
+    int centered;                 /* rmsprop */
+    double lr_decay, initial_accumulator_value; /* adagrad */
+    double l1, l2;                /* penalties on every trained parameter: loss += l1*sum|w| + l2*sum w^2 */
+    double clip_norm;             /* clip the gradient's global L2 norm to this; 0: off */
+} dlc_optim;
+
+/* Slabs of optimizer state (each `count` elements) and their names as
+ * torch.optim calls them ("momentum_buffer", "exp_avg", "exp_avg_sq",
+ * "max_exp_avg_sq", "square_avg", "grad_avg", "sum"). */
+int dlc_optim_nstate(const dlc_optim *o);
+const char *dlc_optim_state_name(const dlc_optim *o, int slab);
+/* Initial state (zeros, or adagrad's initial accumulator value). */
+void dlc_optim_init_state(const dlc_optim *o, dlc_float *state, size_t count);
+/* The penalty l1*sum|w| + l2*sum w^2 over params (0 when both are 0). */
+double dlc_optim_penalty(const dlc_optim *o, const dlc_float *params, size_t count);
+/* One optimizer step as torch does it, in this order: grads += l1*sign(w) +
+ * 2*l2*w; clip grads to clip_norm (torch.nn.utils.clip_grad_norm_); update
+ * params and state with learning rate lr.  `step` is the step number,
+ * starting at 1 (Adam's bias correction).  grads is modified. */
+void dlc_optim_step(const dlc_optim *o, dlc_float *params, dlc_float *grads, dlc_float *state,
+                    size_t count, double lr, int64_t step);
+
+enum { DLC_SCHED_NONE, DLC_SCHED_STEP, DLC_SCHED_MULTISTEP, DLC_SCHED_EXPONENTIAL,
+       DLC_SCHED_COSINE, DLC_SCHED_WARMUP };
+
+/* torch.optim.lr_scheduler's closed forms: StepLR, MultiStepLR,
+ * ExponentialLR, CosineAnnealingLR, and LinearLR as warmup (from
+ * start_factor * lr up to lr over total_iters). */
+typedef struct dlc_schedule {
+    int kind;
+    double gamma;
+    int step_size;
+    int milestones[16];
+    int nmilestones;
+    int t_max;
+    double eta_min;
+    double start_factor;
+    int total_iters;
+    int per_step;        /* advance every optimizer step instead of every schedule_step() call */
+} dlc_schedule;
+
+/* The learning rate after t scheduler steps. */
+double dlc_schedule_lr(const dlc_schedule *s, double base_lr, int64_t t);
+
+/* Reads one "__metadata__" value of a safetensors file into out (cap bytes). */
+int dlc_st_read_meta(const char *path, const char *key, char *out, size_t cap, dlc_errinfo *err);
+
 /* ---- what a generated model tells generic tools about itself ---------- */
 /* Every generated model exports `const dlc_model_info *<model>_info(void)`.
  * Tensor dims of inputs and outputs are per sample (no batch dimension);
@@ -237,6 +323,26 @@ typedef struct dlc_model_info {
     dlc_float *(*params_data)(void *m); /* the parameter block */
     /* in[i] holds n * inputs[i].count elements, out[i] n * outputs[i].count */
     int (*forward)(void *m, const dlc_float *const *in, dlc_float *const *out, int n);
+    /* ---- training; all NULL (and counts 0) for a model without a train section ---- */
+    int nlabels;                        /* label/target inputs the losses declare */
+    const dlc_tensor_desc *labels;      /* per sample; is_int set for class indices */
+    size_t trainable_count;             /* parameters [0, trainable_count) of the block are trained */
+    /* labels[i] points at int32_t (is_int) or dlc_float data, n * labels[i].count elements */
+    int (*train_step)(void *m, const dlc_float *const *in, const void *const *labels, int n, dlc_float *loss);
+    int (*compute_gradients)(void *m, const dlc_float *const *in, const void *const *labels, int n,
+                             dlc_float *loss);
+    int (*eval_loss)(void *m, const dlc_float *const *in, const void *const *labels, int n, dlc_float *loss);
+    dlc_float *(*grads_data)(void *m);  /* trainable_count elements, parallel to the parameters */
+    void (*set_training)(void *m, int on);
+    void (*set_lr)(void *m, double lr);
+    double (*get_lr)(const void *m);
+    void (*schedule_step)(void *m);
+    int64_t (*step_count)(const void *m);
+    int (*save_checkpoint)(const void *m, const char *path);
+    int (*load_checkpoint)(void *m, const char *path);
+    /* compiled with --input-grads: the gradient of the loss with respect to
+     * input i after compute_gradients (n * inputs[i].count elements), else NULL */
+    const dlc_float *(*input_grad)(void *m, int i);
 } dlc_model_info;
 
 #endif

@@ -20,10 +20,6 @@
 #include "json.h"
 #include "safetensors_internal.h"
 
-/* The reference implementation refuses headers above 100 MB; anything
- * larger is a corrupt length field, not a real header. */
-#define DLC_ST_MAX_HEADER (100u * 1000u * 1000u)
-
 static const struct dlc_st_dtype {
     const char *name;
     int size;

@@ -9,6 +9,10 @@
 
 #include "dlc_runtime.h"
 
+/* The reference implementation refuses headers above 100 MB; anything
+ * larger is a corrupt length field, not a real header. */
+#define DLC_ST_MAX_HEADER (100u * 1000u * 1000u)
+
 /* One tensor of a parsed header, with its byte range in the data region. */
 typedef struct dlc__st_entry {
     dlc_st_tensor t;

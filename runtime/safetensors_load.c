@@ -1,6 +1,6 @@
 /* dlc_st_load: fills a model's parameter block from a safetensors file.  The
  * file must hold exactly the model's tensors (plus ignored
- * ".num_batches_tracked" counters), each F32 with the exact shape and finite
+ * ".num_batches_tracked" counters), each F32 or F64 with the exact shape and finite
  * values.  All of it is checked before the first byte is copied, so a
  * failed load leaves the caller's parameters as they were. */
 #include <stdio.h>
@@ -82,10 +82,10 @@ static int dlc_st_match(const dlc__st_parsed *ps, const dlc_tensor_desc *d,
                            "%s: tensor \"%s\" missing from the file", path,
                            d->name);
     e->used = 1;
-    if (strcmp(e->t.dtype, "F32") != 0)
+    if (strcmp(e->t.dtype, "F32") != 0 && strcmp(e->t.dtype, "F64") != 0)
         return dlc__st_fail(err, DLC_ERR_DTYPE,
-                           "%s: tensor \"%s\": dtype %s, expected F32", path,
-                           d->name, e->t.dtype);
+                           "%s: tensor \"%s\": dtype %s, expected F32 (or F64)",
+                           path, d->name, e->t.dtype);
     if (!dlc_st_same_shape(d, &e->t)) {
         dlc_st_shape_str(want, sizeof want, d->rank, d->dims);
         dlc_st_shape_str(have, sizeof have, e->t.rank, e->t.dims);
@@ -117,20 +117,40 @@ static int dlc_st_check_extra(const dlc__st_parsed *ps, const char *path,
     return DLC_OK;
 }
 
-/* Tests the bits rather than the converted value: exponent all ones is NaN
- * or infinity in F32, whatever dlc_float is. */
+static int dlc_st_is_f64(const dlc_st_tensor *t)
+{
+    return t->dtype[1] == '6';
+}
+
+/* Element i of an F32 or F64 tensor, exactly (F32 widens exactly). */
+static double dlc_st_value(const dlc_st_tensor *t, size_t i)
+{
+    uint64_t u;
+    double v;
+
+    if (!dlc_st_is_f64(t))
+        return dlc__st_f32_bits((uint32_t)dlc__st_le(t->data + 4 * i, 4));
+    u = dlc__st_le(t->data + 8 * i, 8);
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* NaN, infinity, and (F64 in a float build) values that would overflow
+ * dlc_float are rejected.  F32 is tested on its bits, whatever dlc_float is. */
 static int dlc_st_check_finite(const dlc_st_tensor *t, const char *path,
                                dlc_errinfo *err)
 {
     size_t i;
 
     for (i = 0; i < t->count; i++) {
-        uint32_t u = (uint32_t)dlc__st_le(t->data + 4 * i, 4);
-        if ((u & 0x7F800000u) == 0x7F800000u)
+        double v = dlc_st_value(t, i);
+        dlc_float f = (dlc_float)v;
+        if (v != v || f - f != 0)
             return dlc__st_fail(err, DLC_ERR_NONFINITE,
                                "%s: tensor \"%s\": element %lu is %s", path,
                                t->name, (unsigned long)i,
-                               (u & 0x007FFFFFu) ? "NaN" : "infinite");
+                               v != v ? "NaN" : v - v != 0 ? "infinite"
+                                                         : "too large for float");
     }
     return DLC_OK;
 }
@@ -140,8 +160,7 @@ static void dlc_st_copy(const dlc_st_tensor *t, dlc_float *out)
     size_t i;
 
     for (i = 0; i < t->count; i++)
-        out[i] = (dlc_float)dlc__st_f32_bits((uint32_t)dlc__st_le(
-            t->data + 4 * i, 4));
+        out[i] = (dlc_float)dlc_st_value(t, i);
 }
 
 /* Every check runs before the first copy, so a failure leaves data as it

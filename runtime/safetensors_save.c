@@ -1,4 +1,4 @@
-/* dlc_st_save: writes tensors as an F32 safetensors file that any reader of
+/* dlc_st_save: writes tensors as an F32 (F64 in the double build) safetensors file that any reader of
  * the format (PyTorch's safetensors package included) accepts.  The write
  * is atomic: data goes to <path>.tmp, is flushed and fsync'd, and only then
  * renamed over path, so a crash or error never leaves a half-written file
@@ -89,7 +89,8 @@ static void dlc_st_sb_tensor(dlc_st_sb *b, const dlc_tensor_desc *d,
     int i;
 
     dlc_st_sb_json(b, d->name);
-    dlc_st_sb_str(b, ":{\"dtype\":\"F32\",\"shape\":[");
+    dlc_st_sb_str(b, sizeof(dlc_float) == 8 ? ":{\"dtype\":\"F64\",\"shape\":["
+                                            : ":{\"dtype\":\"F32\",\"shape\":[");
     for (i = 0; i < d->rank; i++) {
         if (i > 0)
             dlc_st_sb_str(b, ",");
@@ -98,7 +99,7 @@ static void dlc_st_sb_tensor(dlc_st_sb *b, const dlc_tensor_desc *d,
     dlc_st_sb_str(b, "],\"data_offsets\":[");
     dlc_st_sb_u64(b, begin);
     dlc_st_sb_str(b, ",");
-    dlc_st_sb_u64(b, begin + 4 * (uint64_t)d->count);
+    dlc_st_sb_u64(b, begin + sizeof(dlc_float) * (uint64_t)d->count);
     dlc_st_sb_str(b, "]}");
 }
 
@@ -124,7 +125,7 @@ static int dlc_st_header(dlc_st_sb *b, const dlc_tensor_desc *descs,
     for (i = 0; i < ndescs; i++) {
         dlc_st_sb_str(b, i > 0 ? "," : "");
         dlc_st_sb_tensor(b, &descs[i], offset);
-        offset += 4 * (uint64_t)descs[i].count;
+        offset += sizeof(dlc_float) * (uint64_t)descs[i].count;
     }
     dlc_st_sb_str(b, "}");
     while (!b->oom && b->len % 8 != 0)
@@ -168,8 +169,9 @@ static int dlc_st_check_save_args(const char *path,
     return rc;
 }
 
-/* Writes the tensors as F32 little-endian through a small buffer, so that
- * saving needs no copy of the parameters. */
+/* Writes the tensors little-endian through a small buffer, so that saving
+ * needs no copy of the parameters: F32, or F64 in the double build (so that
+ * its checkpoints resume exactly). */
 static int dlc_st_write_data(FILE *f, const dlc_tensor_desc *descs,
                              int ndescs, const dlc_float *data)
 {
@@ -180,10 +182,17 @@ static int dlc_st_write_data(FILE *f, const dlc_tensor_desc *descs,
     for (t = 0; t < ndescs; t++) {
         const dlc_float *x = data + descs[t].offset;
         for (i = 0; i < descs[t].count; i++) {
-            float v = (float)x[i];
-            uint32_t u;
-            memcpy(&u, &v, sizeof u);
-            for (b = 0; b < 4; b++)
+            uint64_t u;
+            if (sizeof(dlc_float) == 8) {
+                double v = (double)x[i];
+                memcpy(&u, &v, sizeof u);
+            } else {
+                float v = (float)x[i];
+                uint32_t w;
+                memcpy(&w, &v, sizeof w);
+                u = w;
+            }
+            for (b = 0; b < (int)sizeof(dlc_float); b++)
                 chunk[used++] = (unsigned char)(u >> (8 * b));
             if (used == sizeof chunk) {
                 if (fwrite(chunk, 1, used, f) != used)
