@@ -51,6 +51,52 @@ ir_graph *ir_new(arena *a, const char *name)
     g->a = a;
     g->name = name;
     g->batch = 1;
+    g->loss = -1;
+    return g;
+}
+
+static int *copy_ints(arena *a, const int *src, int n)
+{
+    int *d = arena_alloc(a, (size_t)(n ? n : 1) * sizeof *d);
+    if (n)
+        memcpy(d, src, (size_t)n * sizeof *d);
+    return d;
+}
+
+ir_graph *ir_clone(const ir_graph *src)
+{
+    arena *a = src->a;
+    ir_graph *g = arena_alloc(a, sizeof *g);
+    *g = *src;
+    g->values = arena_alloc(a, (size_t)(src->nvalues + 1) * sizeof *g->values);
+    g->values_cap = src->nvalues + 1;
+    for (int i = 0; i < src->nvalues; i++) {
+        g->values[i] = arena_alloc(a, sizeof *g->values[i]);
+        *g->values[i] = *src->values[i];
+    }
+    g->nodes = arena_alloc(a, (size_t)(src->nnodes + 1) * sizeof *g->nodes);
+    g->nodes_cap = src->nnodes + 1;
+    for (int i = 0; i < src->nnodes; i++) {
+        const ir_node *n = src->nodes[i];
+        ir_node *c = arena_alloc(a, sizeof *c);
+        *c = *n;
+        c->in = copy_ints(a, n->in, n->nin);
+        int na = 0;
+        while (n->op->attrs && n->op->attrs[na].name)
+            na++;
+        c->attrs = arena_alloc(a, (size_t)(na + 1) * sizeof *c->attrs);
+        memcpy(c->attrs, n->attrs, (size_t)na * sizeof *c->attrs);
+        c->fwd = n->fwd ? g->nodes[n->fwd->id] : NULL;
+        g->nodes[i] = c;
+    }
+    g->inputs = copy_ints(a, src->inputs, src->ninputs);
+    g->inputs_cap = src->ninputs ? src->ninputs : 1;
+    g->outputs = copy_ints(a, src->outputs, src->noutputs);
+    g->outputs_cap = src->noutputs ? src->noutputs : 1;
+    const char **names = arena_alloc(a, (size_t)(src->noutputs + 1) * sizeof *names);
+    if (src->noutputs)
+        memcpy(names, src->output_names, (size_t)src->noutputs * sizeof *names);
+    g->output_names = names;
     return g;
 }
 
@@ -150,7 +196,7 @@ int node_isset(const ir_node *n, const char *name)
 
 static const char *kind_name(value_kind k)
 {
-    return k == VAL_INPUT ? "input" : k == VAL_PARAM ? "param" : "act";
+    return k == VAL_INPUT ? "input" : k == VAL_PARAM ? "param" : k == VAL_PGRAD ? "grad" : "act";
 }
 
 static void dump_attrs(const ir_node *n, FILE *out)
@@ -177,10 +223,10 @@ void ir_dump(const ir_graph *g, FILE *out)
     fprintf(out, "graph %s batch=%d\n", g->name, g->batch);
     for (int i = 0; i < g->nvalues; i++) {
         const ir_value *v = g->values[i];
-        if (v->kind == VAL_ACT)
+        if (v->kind == VAL_ACT || v->kind == VAL_PGRAD)
             continue;
-        fprintf(out, "  %%%d %s %s %s%s\n", v->id, kind_name(v->kind), v->name,
-                shape_str(&v->shape, buf), v->is_buffer ? " buffer" : "");
+        fprintf(out, "  %%%d %s %s %s%s%s\n", v->id, kind_name(v->kind), v->name,
+                shape_str(&v->shape, buf), v->is_buffer ? " buffer" : "", v->train_only ? " train-only" : "");
     }
     for (int i = 0; i < g->nnodes; i++) {
         const ir_node *n = g->nodes[i];
@@ -188,7 +234,7 @@ void ir_dump(const ir_graph *g, FILE *out)
         for (int k = 0; k < n->nout; k++)
             fprintf(out, "%s%%%d%s", k ? ", " : "", n->out[k],
                     shape_str(&g->values[n->out[k]]->shape, buf));
-        fprintf(out, " = %s(", n->op->name);
+        fprintf(out, " = %s%s(", n->op->name, n->training && !n->backward ? "[train]" : "");
         for (int k = 0; k < n->nin; k++)
             fprintf(out, "%s%%%d", k ? ", " : "", n->in[k]);
         for (int k = 0; k < n->nparams; k++)

@@ -28,7 +28,8 @@ shape shape_make(int rank, const int64_t *d);
 typedef enum value_kind {
     VAL_INPUT,     /* given by the caller at each call */
     VAL_PARAM,     /* lives in the parameter block */
-    VAL_ACT        /* computed; lives in the activation arena */
+    VAL_ACT,       /* computed; lives in the activation arena */
+    VAL_PGRAD      /* the gradient of a parameter; lives in the gradient block */
 } value_kind;
 
 typedef enum dtype {
@@ -55,6 +56,9 @@ typedef struct ir_value {
     ir_init init;
     int is_buffer;      /* saved and loaded, but not trained (running stats) */
     int64_t param_offset; /* elements into the parameter block */
+    int unbatched;      /* no batch axis: a loss, per-channel batch statistics */
+    int train_only;     /* a label input or loss: absent from the inference graph */
+    int grad_of;        /* VAL_PGRAD: the parameter's value id */
     /* outputs and memory plan */
     int output_index;   /* >= 0 for model outputs */
     int64_t offset;     /* activation: elements into the arena (per batch) */
@@ -88,6 +92,13 @@ typedef struct ir_node {
     const char *label;  /* the statement (or parameter prefix) it came from */
     int64_t ws_count;   /* workspace elements per call (not per sample) */
     int64_t ws_offset;
+    /* training */
+    int training;       /* training-mode semantics (batch statistics, dropout) */
+    int is_loss;        /* the loss, computed only by the training step */
+    int backward;       /* part of the backward pass */
+    const struct ir_node *fwd; /* backward nodes: the forward node they differentiate */
+    const char *out_roles[4];  /* names of the outputs in the kernel ("dx", "dweight"), or NULL */
+    const char *in_roles[8];   /* names of the inputs in the kernel ("dy"), or NULL */
 } ir_node;
 
 typedef struct ir_graph {
@@ -108,9 +119,18 @@ typedef struct ir_graph {
     int64_t arena_count;    /* elements in the activation arena (all of N) */
     int64_t naive_count;    /* sum of all activations without reuse */
     int planned;            /* offsets come from liveness (else one region each) */
+    /* training */
+    int training;           /* the training graph: forward, loss, backward */
+    int loss;               /* value id of the loss (training), or -1 */
+    int nforward;           /* nodes [0, nforward) are the forward pass */
+    int64_t trainable_count; /* parameters [0, trainable_count) are trained; buffers follow */
+    const struct train_spec *train; /* the train section, or NULL */
+    int *input_grad;        /* training with --input-grads: per input, its gradient's value, or -1 */
 } ir_graph;
 
 ir_graph *ir_new(arena *a, const char *name);
+/* A deep copy of g (values keep their ids), for the inference and training graphs. */
+ir_graph *ir_clone(const ir_graph *g);
 ir_value *ir_add_value(ir_graph *g, value_kind kind, shape s, loc l);
 ir_node *ir_add_node(ir_graph *g, const op_def *op, loc l);
 void ir_node_add_input(ir_graph *g, ir_node *n, int value);

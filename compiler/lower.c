@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "train_spec.h"
 
 #define MAX_DEPTH 1000
 #define MAX_BLOCK_DEPTH 64
@@ -1229,106 +1230,86 @@ static void lower_stmts(lower_ctx *c, scope *s, const stmt *body, lval *ret)
 
 /* ---- the train section ----------------------------------------------- */
 
-static const char *const train_keys[] = { "loss", "optimizer", "batch", "epochs", "schedule",
-                                          "clip_norm", "l1", "l2", "seed" };
-static const char *const loss_names[] = { "mse", "mae", "l1", "huber", "smooth_l1", "bce",
-                                          "bce_logits", "cross_entropy", "nll", "hinge" };
-static const char *const optimizer_names[] = { "sgd", "adagrad", "rmsprop", "adam", "adamw" };
-static const char *const schedule_names[] = { "step", "multistep", "exponential", "cosine", "warmup" };
-
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static int one_of(lower_ctx *c, const char *what, const expr *e, const char *const *names, int n)
-{
-    if (e->kind != EXPR_CALL && e->kind != EXPR_NAME) {
-        diag_error(c->d, e->loc, "%s: expected a call such as %s(...)", what, names[0]);
-        return -1;
-    }
-    for (int i = 0; i < n; i++)
-        if (strcmp(e->str, names[i]) == 0)
-            return 0;
-    const char *best = suggest(e->str, names, n);
-    if (best) {
-        diag_error(c->d, callee_loc(e), "unknown %s '%s' (did you mean '%s'?)", what, e->str, best);
-        return -1;
-    }
-    strbuf all = { 0 };
-    for (int i = 0; i < n; i++)
-        sb_printf(&all, "%s%s", i ? ", " : "", names[i]);
-    diag_error(c->d, callee_loc(e), "unknown %s '%s' (one of: %s)", what, e->str, all.data);
-    sb_free(&all);
-    return -1;
-}
-
-static void check_train_number(lower_ctx *c, const train_item *t, int integer, double min)
+/* Lowers `loss = name(pred, ...)`: a loss op appended to the graph, whose
+ * label or target input it declares itself.  The settings around it are
+ * read by train_spec_parse. */
+static void lower_loss(lower_ctx *c, scope *s, const model_def *m, const train_item *t)
 {
     const expr *e = t->value;
-    double sign = 1;
-    if (e->kind == EXPR_NEG && e->lhs->kind == EXPR_NUMBER) {
-        sign = -1;
-        e = e->lhs;
+    const op_def *op = e->kind == EXPR_CALL || e->kind == EXPR_NAME ? op_lookup_kind(e->str, OP_LOSS) : NULL;
+    if (!op) {
+        const char *names[32];
+        int n = 0;
+        for (const op_def *const *l = op_losses(); *l && n < 31; l++)
+            if ((*l)->kind == OP_LOSS) {
+                names[n++] = (*l)->name;
+                if ((*l)->alias)   /* mae for l1 */
+                    names[n++] = (*l)->alias;
+            }
+        strbuf all = { 0 };
+        for (int i = 0; i < n; i++)
+            sb_printf(&all, "%s%s", i ? ", " : "", names[i]);
+        const char *best = e->kind == EXPR_CALL || e->kind == EXPR_NAME ? suggest(e->str, names, n) : NULL;
+        if (e->kind != EXPR_CALL && e->kind != EXPR_NAME)
+            diag_error(c->d, e->loc, "loss: expected a call such as cross_entropy(%s)",
+                       c->g->noutputs ? c->g->output_names[0] : "logits");
+        else if (best)
+            diag_error(c->d, callee_loc(e), "unknown loss '%s' (did you mean '%s'?)", e->str, best);
+        else
+            diag_error(c->d, callee_loc(e), "unknown loss '%s' (one of: %s)", e->str, all.data);
+        sb_free(&all);
+        return;
     }
-    if (e->kind != EXPR_NUMBER || (integer && !e->is_int))
-        diag_error(c->d, t->value->loc, "%s= expects %s%s%s%s", t->key, integer ? "an integer" : "a number",
-                   e->kind == EXPR_NUMBER ? ", got " : "", e->kind == EXPR_NUMBER && sign < 0 ? "-" : "",
-                   e->kind == EXPR_NUMBER ? e->str : "");
-    else if (sign * e->num < min)
-        diag_error(c->d, t->value->loc, "%s=%g is out of range (must be at least %g)", t->key, sign * e->num, min);
+    if (e->kind != EXPR_CALL || !e->args || e->args->key) {
+        diag_error(c->d, e->loc, "%s: the first argument names the tensor the loss is computed on", e->str);
+        return;
+    }
+    c->stmt_base = "loss";
+    c->stmt_index = 0;
+    c->stmt_loc = t->loc;
+    c->depth_reported = 0;
+    s->current = NULL;
+    call_args *ca = malloc(sizeof *ca);
+    if (!ca)
+        INTERNAL_ERROR("out of memory");
+    eval_args(c, s, e, NULL, ca);
+    lval v = call_op(c, s, op, e, ca);
+    free(ca);
+    if (v.kind != LV_TENSOR)
+        return;
+    ir_value *loss = c->g->values[v.tensor];
+    ir_node *n = c->g->nodes[loss->producer];
+    n->is_loss = 1;
+    loss->unbatched = 1;
+    loss->train_only = 1;
+    loss->name = "loss";
+    c->g->loss = loss->id;
+    (void)m;
 }
 
-/* Checks the train section; its meaning is the training issue's.  Returns
- * the batch it names, or 0. */
-static int check_train(lower_ctx *c, const model_def *m, scope *s)
+typedef struct loss_ctx {
+    lower_ctx *c;
+    scope *s;
+    const model_def *m;
+} loss_ctx;
+
+static void on_loss(void *ctx, const train_item *t)
 {
-    int batch = 0;
-    const train_item *seen[COUNT(train_keys)] = { 0 };
-    for (const train_item *t = m->train; t; t = t->next) {
-        int k = -1;
-        for (int i = 0; i < COUNT(train_keys); i++)
-            if (strcmp(t->key, train_keys[i]) == 0)
-                k = i;
-        if (k < 0) {
-            const char *best = suggest(t->key, train_keys, COUNT(train_keys));
-            diag_error(c->d, t->loc, "unknown train setting '%s'%s%s%s", t->key, best ? " (did you mean '" : "",
-                       best ? best : "", best ? "'?)" : "");
-            continue;
-        }
-        if (seen[k]) {
-            diag_error(c->d, t->loc, "train setting '%s' is given twice", t->key);
-            diag_note(c->d, seen[k]->loc, "first given here");
-            continue;
-        }
-        seen[k] = t;
-        const expr *e = t->value;
-        if (k == 0 && one_of(c, "loss", e, loss_names, COUNT(loss_names)) == 0) {
-            if (!e->args || e->args->key || e->args->value->kind != EXPR_NAME)
-                diag_error(c->d, e->loc, "%s: the first argument names the tensor the loss is computed on", e->str);
-            else {
-                binding *b = lookup(s, e->args->value->str);
-                if (!b)
-                    suggest_name(c, s, e->args->value->str, e->args->value->loc);
-                else if (b->v.kind != LV_TENSOR && b->v.kind != LV_NONE)
-                    diag_error(c->d, e->args->value->loc, "%s: '%s' is not a tensor", e->str, b->name);
-            }
-        } else if (k == 1)
-            one_of(c, "optimizer", e, optimizer_names, COUNT(optimizer_names));
-        else if (k == 2) {
-            check_train_number(c, t, 1, 1);
-            if (e->kind == EXPR_NUMBER && e->is_int && e->num >= 1)
-                batch = (int)e->num;
-        } else if (k == 3)
-            check_train_number(c, t, 1, 1);
-        else if (k == 4)
-            one_of(c, "schedule", e, schedule_names, COUNT(schedule_names));
-        else if (k == 8)
-            check_train_number(c, t, 1, 0);
-        else if (k >= 5)
-            check_train_number(c, t, 0, 0);
-    }
-    if (!seen[0])
+    loss_ctx *l = ctx;
+    lower_loss(l->c, l->s, l->m, t);
+}
+
+/* Checks the train section and lowers its loss.  Returns the batch it names, or 0. */
+static int lower_train(lower_ctx *c, const model_def *m, scope *s)
+{
+    train_spec *spec = arena_alloc(c->a, sizeof *spec);
+    loss_ctx l = { c, s, m };
+    train_spec_parse(m, c->d, spec, on_loss, &l);
+    if (!spec->loss)
         diag_error(c->d, m->train_loc, "the train section of '%s' names no loss: add one, such as "
                    "'loss = cross_entropy(%s)'", m->name, c->g->noutputs ? c->g->output_names[0] : "logits");
-    return batch;
+    c->g->train = spec;
+    return spec->batch;
 }
 
 /* ---- models ---------------------------------------------------------- */
@@ -1439,7 +1420,7 @@ ir_graph *lower_model(const program *p, const model_def *m, int batch, arena *a,
         diag_error(d, m->name_loc, "model '%s' has no input: declare one with 'input NAME[sizes]'", m->name);
     if (c.g->noutputs == 0 && d->nerrors == before)
         diag_error(d, m->name_loc, "model '%s' has no output: name its results with 'output NAME'", m->name);
-    int train_batch = m->has_train ? check_train(&c, m, &s) : 0;
+    int train_batch = m->has_train ? lower_train(&c, m, &s) : 0;
     c.g->batch = batch > 0 ? batch : train_batch > 0 ? train_batch : 1;
     check_param_names(&c);
     return d->nerrors == before ? c.g : NULL;

@@ -23,7 +23,7 @@
 
 typedef struct options {
     const char *input, *output, *dot, *depfile, *weights, *model, *dump_after;
-    int check, summary, params, dump_ir, md, no_plan, batch, list_ops;
+    int check, summary, params, dump_ir, md, no_plan, batch, list_ops, input_grads;
 } options;
 
 static void usage(FILE *out)
@@ -44,6 +44,7 @@ static void usage(FILE *out)
           "  --weights FILE      compile these safetensors weights into the C as static const arrays\n"
           "  --model NAME        only this model of the file\n"
           "  --no-plan           give every activation its own memory (for testing the planner)\n"
+          "  --input-grads       the training step also computes d loss / d input (m_input_grad)\n"
           "  -MD                 also write a make dependency file (FILE.d beside FILE.c)\n"
           "  -MF FILE            write the dependency file to FILE\n"
           "  --list-ops          list the ops and their attributes\n"
@@ -83,6 +84,7 @@ static int parse_options(int argc, char **argv, options *o)
         else if (strcmp(a, "--params") == 0) o->params = 1;
         else if (strcmp(a, "--dump-ir") == 0) o->dump_ir = 1;
         else if (strcmp(a, "--no-plan") == 0) o->no_plan = 1;
+        else if (strcmp(a, "--input-grads") == 0) o->input_grads = 1;
         else if (strcmp(a, "--list-ops") == 0) o->list_ops = 1;
         else if (strcmp(a, "--batch") == 0) {
             if (!has_next)
@@ -245,7 +247,7 @@ static float *read_weights(const options *o, ir_graph *g, diag *d)
     return w;
 }
 
-static int write_outputs(const options *o, ir_graph **graphs, int n, const char *text, size_t len,
+static int write_outputs(const options *o, ir_graph **graphs, ir_graph **train, int n, const char *text, size_t len,
                          const float *const *weights, diag *d)
 {
     char *header = replace_ext(o->output, ".h");
@@ -275,6 +277,7 @@ static int write_outputs(const options *o, ir_graph **graphs, int n, const char 
     codegen_input ci;
     memset(&ci, 0, sizeof ci);
     ci.graphs = graphs;
+    ci.train = train;
     ci.ngraphs = n;
     ci.source_name = base_name(o->input);
     ci.source_text = text;
@@ -313,16 +316,25 @@ static int write_outputs(const options *o, ir_graph **graphs, int n, const char 
     return rc;
 }
 
+static void list_op(const op_def *o)
+{
+    printf("%-16s %s\n", o->name, o->summary);
+    for (int i = 0; o->attrs[i].name; i++) {
+        const attr_spec *s = &o->attrs[i];
+        printf("    %-14s %s%s%s\n", s->name, s->def ? "default " : "required",
+               s->def ? (*s->def ? s->def : "(none)") : "", s->positional ? ", positional" : "");
+    }
+}
+
+/* The layers, then after a blank line the losses a train section names. */
 static void list_ops(void)
 {
-    for (const op_def *const *o = op_all(); *o; o++) {
-        printf("%-16s %s\n", (*o)->name, (*o)->summary);
-        for (int i = 0; (*o)->attrs[i].name; i++) {
-            const attr_spec *s = &(*o)->attrs[i];
-            printf("    %-14s %s%s%s\n", s->name, s->def ? "default " : "required",
-                   s->def ? (*s->def ? s->def : "(none)") : "", s->positional ? ", positional" : "");
-        }
-    }
+    for (const op_def *const *o = op_all(); *o; o++)
+        list_op(*o);
+    printf("\n%-16s %s\n", "loss", "in a train section: loss = NAME(prediction, ...), NAME one of");
+    for (const op_def *const *l = op_losses(); *l; l++)
+        if ((*l)->kind == OP_LOSS)
+            list_op(*l);
 }
 
 static int compile(const options *o)
@@ -356,22 +368,37 @@ static int compile(const options *o)
     }
     if (d.nerrors == 0 && o->model && !found)
         diag_fatal(&d, "'%s' has no model named '%s'", o->input, o->model);
-    pass_options po = { !o->no_plan, 1, o->dump_after };
-    for (int i = 0; i < n && d.nerrors == 0; i++)
-        graphs[i] = run_passes(graphs[i], &po);
+    pass_options po = { !o->no_plan, 1, o->dump_after, o->input_grads };
+    ir_graph *train[64] = { 0 };
+    for (int i = 0; i < n && d.nerrors == 0; i++) {
+        compiled out;
+        if (run_passes(graphs[i], &po, &d, &out) == 0) {
+            graphs[i] = out.infer;
+            train[i] = out.train;
+        }
+    }
     float *weights[64] = { 0 };
     if (d.nerrors == 0 && o->weights) {
         if (n != 1)
             diag_fatal(&d, "--weights needs a single model: the file has %d (choose one with --model)", n);
         else
             weights[0] = read_weights(o, graphs[0], &d);
+        /* Compiled-in weights are `static const`: a deployment build, which
+         * runs the network but cannot train it, so the train section is
+         * checked but emits nothing (docs/training.md). */
+        train[0] = NULL;
     }
     int rc = d.nerrors ? 1 : 0;
     for (int i = 0; i < n && !rc; i++) {
-        if (o->dump_ir)
+        if (o->dump_ir) {
             ir_dump(graphs[i], stdout);
+            if (train[i]) {
+                printf("# training graph\n");
+                ir_dump(train[i], stdout);
+            }
+        }
         if (o->summary)
-            report_summary(graphs[i], stdout);
+            report_summary(graphs[i], train[i], stdout);
         if (o->params)
             report_params(graphs[i], stdout);
     }
@@ -386,7 +413,8 @@ static int compile(const options *o)
         rc = d.nerrors ? 1 : 0;
     }
     if (!rc && o->output && !o->check)
-        rc = write_outputs(o, graphs, n, text, len, (const float *const *)(o->weights ? weights : NULL), &d) ? 1 : 0;
+        rc = write_outputs(o, graphs, train, n, text, len, (const float *const *)(o->weights ? weights : NULL), &d) ? 1
+                                                                                                             : 0;
     free(weights[0]);
     free(text);
     arena_free(&a);

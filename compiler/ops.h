@@ -78,6 +78,42 @@ const shape *emit_out_shape(const emit_ctx *e, int i);
 /* A float literal that reads back exactly as the double given ("0.1f"). */
 const char *emit_float(emit_ctx *e, double v);
 
+/* What a gradient rule sees: the forward node, the gradients of its
+ * outputs, and helpers that add backward nodes.  Backward nodes are
+ * ordinary IR nodes of internal ops (their emitters read the forward
+ * node's attributes through n->fwd), so the memory plan and the backends
+ * treat them like any other. */
+typedef struct grad_ctx {
+    ir_graph *g;
+    ir_node *n;           /* the forward node */
+    int dy[4];            /* value ids of the gradients of n's outputs; -1 where none reaches the loss */
+    diag *d;
+    struct autodiff *ad;  /* the pass's own state */
+} grad_ctx;
+
+/* A backward node of the op named `op` (internal ops included) reading
+ * `in`; it copies the forward node's attributes of the same name, its
+ * label and location, and points back at it through ->fwd. */
+ir_node *grad_node(grad_ctx *c, const char *op, int nin, const int *in);
+/* Names the kernel argument of input k of a backward node ("dy", "x"). */
+void grad_in_role(ir_node *bn, int k, const char *role);
+/* An activation output of a backward node (batched unless `unbatched`). */
+ir_value *grad_out(grad_ctx *c, ir_node *bn, const char *role, shape s, int unbatched);
+/* An output of bn that is the gradient of the forward node's parameter k,
+ * named "d<role>" in the kernel ("dweight"); written, not accumulated. */
+void grad_param_out(grad_ctx *c, ir_node *bn, int k);
+/* bn reads the forward node's parameters, under the same roles. */
+void grad_read_params(grad_ctx *c, ir_node *bn);
+/* Does input k of the forward node need a gradient? */
+int grad_needs_dx(const grad_ctx *c, int k);
+/* Adds `value` to the gradient of the forward node's input k. */
+void grad_add_dx(grad_ctx *c, int k, int value);
+/* In training mode: extra outputs a forward node keeps for its backward
+ * (batch statistics, a dropout mask), added by op->train_setup. */
+ir_value *op_train_out(op_ctx *c, const char *role, shape s, int unbatched);
+/* For losses: declares the label (or target) input and makes it input 1. */
+ir_value *op_label_input(op_ctx *c, const char *name, shape s, dtype dt);
+
 struct op_def {
     const char *name;
     const char *alias;        /* a second spelling (swish for silu), or NULL */
@@ -95,11 +131,24 @@ struct op_def {
     /* The activation that follows decides the default initialiser (He for
      * the ReLU family); set for ops that mark themselves so. */
     int relu_like;
+    /* ---- training ---- */
+    int (*grad)(grad_ctx *c);     /* the backward rule; NULL: not differentiable */
+    int (*train_setup)(op_ctx *c); /* training mode: adds the outputs kept for backward */
+    int kind;                     /* OP_LAYER (callable in a model), OP_INTERNAL, OP_LOSS */
+    int uses_rng;                 /* in training the kernel takes `dlc_rng *rng` */
+    int mutates_params;           /* in training the kernel updates its parameters (running stats) */
 };
 
+enum { OP_LAYER = 0, OP_INTERNAL = 1, OP_LOSS = 2 };
+
+/* Ops a model may call (kind OP_LAYER), by name or alias. */
 const op_def *op_lookup(const char *name);
-/* All ops, for suggestions and documentation; NULL-terminated. */
+/* Any op of the given kind, by name. */
+const op_def *op_lookup_kind(const char *name, int kind);
+/* All layers, for suggestions and documentation; NULL-terminated. */
 const op_def *const *op_all(void);
+/* All losses, NULL-terminated. */
+const op_def *const *op_losses(void);
 
 /* Helpers shared by op families. */
 int64_t op_elementwise_flops(const ir_graph *g, const ir_node *n);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "train_spec.h"
 
 static const char *grouped(int64_t v, char *buf)
 {
@@ -41,7 +42,7 @@ static int64_t node_params(const ir_graph *g, const ir_node *n, int buffers)
     return c;
 }
 
-void report_summary(const ir_graph *g, FILE *out)
+void report_summary(const ir_graph *g, const ir_graph *train, FILE *out)
 {
     char b1[64], b2[64], b3[64], sh[128];
     int64_t total = 0, buffers = 0, flops = 0;
@@ -76,7 +77,16 @@ void report_summary(const ir_graph *g, FILE *out)
     if (naive > 0 && g->planned)
         fprintf(out, " (%.0f%% saved)", 100.0 * (1 - peak / naive));
     fprintf(out, "\n");
-    (void)b3;
+    if (train) {
+        int64_t tflops = 0;
+        for (int i = 0; i < train->nnodes; i++)
+            tflops += train->nodes[i]->op->flops ? train->nodes[i]->op->flops(train, train->nodes[i]) : 0;
+        fprintf(out, "Training: FLOPs per sample %s (forward, loss and backward)\n", grouped(tflops, b1));
+        fprintf(out, "Training memory: arena %s peak (activations kept for backward and gradients, batch %d), "
+                     "gradients %s, optimizer state %s\n",
+                bytes((double)train->arena_count * 4, b1), train->batch, bytes((double)train->trainable_count * 4, b2),
+                bytes((double)train->trainable_count * 4 * dlc_optim_nstate(&train->train->optim), b3));
+    }
 }
 
 void report_params(const ir_graph *g, FILE *out)
@@ -101,10 +111,14 @@ void report_dot(const ir_graph *g, FILE *out)
     }
     for (int i = 0; i < g->nnodes; i++) {
         const ir_node *n = g->nodes[i];
-        fprintf(out, "  n%d [label=\"%s\\n%s\\n%s\"];\n", n->id, n->label ? n->label : "", n->op->name,
-                shape_str(&g->values[n->out[0]]->shape, sh));
+        /* the loss (training only) and its label input are dashed */
+        fprintf(out, "  n%d [label=\"%s\\n%s\\n%s\"%s];\n", n->id, n->label ? n->label : "", n->op->name,
+                shape_str(&g->values[n->out[0]]->shape, sh), n->is_loss ? ", style=\"rounded,dashed\"" : "");
         for (int k = 0; k < n->nin; k++) {
             const ir_value *v = g->values[n->in[k]];
+            if (v->kind == VAL_INPUT && v->train_only)
+                fprintf(out, "  v%d [shape=ellipse, style=dashed, label=\"%s\\n%s\"];\n", v->id, v->name,
+                        shape_str(&v->shape, sh));
             if (v->kind == VAL_INPUT)
                 fprintf(out, "  v%d -> n%d;\n", v->id, n->id);
             else

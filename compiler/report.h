@@ -7,7 +7,8 @@
 
 #include "ir.h"
 
-void report_summary(const ir_graph *g, FILE *out);
+/* train may be NULL (no train section). */
+void report_summary(const ir_graph *g, const ir_graph *train, FILE *out);
 void report_params(const ir_graph *g, FILE *out);
 void report_dot(const ir_graph *g, FILE *out);
 

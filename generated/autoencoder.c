@@ -9,18 +9,18 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc autoencoder_param_descs[12] = {
-    { "encoder.0.weight", 4, {16, 1, 3, 3}, 0, 144 },
-    { "encoder.0.bias", 1, {16}, 144, 16 },
-    { "encoder.2.weight", 4, {32, 16, 3, 3}, 160, 4608 },
-    { "encoder.2.bias", 1, {32}, 4768, 32 },
-    { "encoder.5.weight", 2, {32, 1568}, 4800, 50176 },
-    { "encoder.5.bias", 1, {32}, 54976, 32 },
-    { "decoder.0.weight", 2, {1568, 32}, 55008, 50176 },
-    { "decoder.0.bias", 1, {1568}, 105184, 1568 },
-    { "decoder.3.weight", 4, {32, 16, 3, 3}, 106752, 4608 },
-    { "decoder.3.bias", 1, {16}, 111360, 16 },
-    { "decoder.5.weight", 4, {16, 1, 3, 3}, 111376, 144 },
-    { "decoder.5.bias", 1, {1}, 111520, 1 },
+    { "encoder.0.weight", 4, {16, 1, 3, 3}, 0, 144, 0 },
+    { "encoder.0.bias", 1, {16}, 144, 16, 0 },
+    { "encoder.2.weight", 4, {32, 16, 3, 3}, 160, 4608, 0 },
+    { "encoder.2.bias", 1, {32}, 4768, 32, 0 },
+    { "encoder.5.weight", 2, {32, 1568}, 4800, 50176, 0 },
+    { "encoder.5.bias", 1, {32}, 54976, 32, 0 },
+    { "decoder.0.weight", 2, {1568, 32}, 55008, 50176, 0 },
+    { "decoder.0.bias", 1, {1568}, 105184, 1568, 0 },
+    { "decoder.3.weight", 4, {32, 16, 3, 3}, 106752, 4608, 0 },
+    { "decoder.3.bias", 1, {16}, 111360, 16, 0 },
+    { "decoder.5.weight", 4, {16, 1, 3, 3}, 111376, 144, 0 },
+    { "decoder.5.bias", 1, {1}, 111520, 1, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -40,12 +40,12 @@ static const dlc_init_spec autoencoder_param_inits[12] = {
 };
 
 static const dlc_tensor_desc autoencoder_input_descs[1] = {
-    { "x", 3, {1, 28, 28}, 0, 784 },
+    { "x", 3, {1, 28, 28}, 0, 784, 0 },
 };
 
 static const dlc_tensor_desc autoencoder_output_descs[2] = {
-    { "decoder", 3, {1, 28, 28}, 0, 784 },
-    { "encoder", 1, {32}, 0, 32 },
+    { "decoder", 3, {1, 28, 28}, 0, 784, 0 },
+    { "encoder", 1, {32}, 0, 32, 0 },
 };
 
 /* autoencoder.net:15: |> conv2d(16, kernel=3, stride=2, pad=1) |> relu                   # [16,14,14]
@@ -196,19 +196,6 @@ static void k9_decoder_3_conv_transpose2d(int n,
     dlc_conv_transpose2d(&S, n, x0, weight, bias, y0, ws);
 }
 
-/* autoencoder.net:20: |> conv_transpose2d(16, kernel=3, stride=2, pad=1, output_pad=1) |> relu    # [16,14,14]
- * decoder.4: relu [16,14,14] -> [16,14,14] */
-static void k10_decoder_4_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,14,14] */)
-{
-    const int64_t SIZE = 3136; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
 /* autoencoder.net:21: |> conv_transpose2d(1, kernel=3, stride=2, pad=1, output_pad=1) |> sigmoid  # [1,28,28]
  * decoder.5: conv_transpose2d [16,14,14] -> [1,28,28] */
 static void k11_decoder_5_conv_transpose2d(int n,
@@ -320,7 +307,7 @@ int autoencoder_forward(autoencoder *m, const dlc_float *x, dlc_float *decoder, 
     k7_decoder_1_relu(n, a + 0, a + 1600);
     k8_decoder_2_reshape(n, a + 1600, a + 0);
     k9_decoder_3_conv_transpose2d(n, a + 0, p + 106752, p + 111360, a + 1600, a + 4736);
-    k10_decoder_4_relu(n, a + 1600, a + 4736);
+    k1_encoder_1_relu(n, a + 1600, a + 4736);
     k11_decoder_5_conv_transpose2d(n, a + 4736, p + 111376, p + 111520, a + 0, a + 1600);
     k12_decoder_6_sigmoid(n, a + 0, a + 784);
     memcpy(decoder, a + 784, (size_t)n * 784 * sizeof(dlc_float));
@@ -344,7 +331,9 @@ static const dlc_model_info autoencoder_info_table = {
     autoencoder_input_descs, autoencoder_output_descs, autoencoder_param_descs,
     AUTOENCODER_PARAM_COUNT, AUTOENCODER_ARENA_COUNT,
     autoencoder_info_create, autoencoder_info_destroy, autoencoder_info_init, autoencoder_info_load, autoencoder_info_save,
-    autoencoder_info_params, autoencoder_info_forward
+    autoencoder_info_params, autoencoder_info_forward,
+    0, NULL, 0, /* no train section: no training entry points */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 const dlc_model_info *autoencoder_info(void)

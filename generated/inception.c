@@ -9,133 +9,133 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc inception_param_descs[127] = {
-    { "conv1.conv.weight", 4, {64, 3, 3, 3}, 0, 1728 },
-    { "conv1.bn.weight", 1, {64}, 1728, 64 },
-    { "conv1.bn.bias", 1, {64}, 1792, 64 },
-    { "conv1.bn.running_mean", 1, {64}, 1856, 64 },
-    { "conv1.bn.running_var", 1, {64}, 1920, 64 },
-    { "inception3a.branch1.conv.weight", 4, {32, 64, 1, 1}, 1984, 2048 },
-    { "inception3a.branch1.bn.weight", 1, {32}, 4032, 32 },
-    { "inception3a.branch1.bn.bias", 1, {32}, 4064, 32 },
-    { "inception3a.branch1.bn.running_mean", 1, {32}, 4096, 32 },
-    { "inception3a.branch1.bn.running_var", 1, {32}, 4128, 32 },
-    { "inception3a.branch2.0.conv.weight", 4, {48, 64, 1, 1}, 4160, 3072 },
-    { "inception3a.branch2.0.bn.weight", 1, {48}, 7232, 48 },
-    { "inception3a.branch2.0.bn.bias", 1, {48}, 7280, 48 },
-    { "inception3a.branch2.0.bn.running_mean", 1, {48}, 7328, 48 },
-    { "inception3a.branch2.0.bn.running_var", 1, {48}, 7376, 48 },
-    { "inception3a.branch2.1.conv.weight", 4, {64, 48, 3, 3}, 7424, 27648 },
-    { "inception3a.branch2.1.bn.weight", 1, {64}, 35072, 64 },
-    { "inception3a.branch2.1.bn.bias", 1, {64}, 35136, 64 },
-    { "inception3a.branch2.1.bn.running_mean", 1, {64}, 35200, 64 },
-    { "inception3a.branch2.1.bn.running_var", 1, {64}, 35264, 64 },
-    { "inception3a.branch3.0.conv.weight", 4, {8, 64, 1, 1}, 35328, 512 },
-    { "inception3a.branch3.0.bn.weight", 1, {8}, 35840, 8 },
-    { "inception3a.branch3.0.bn.bias", 1, {8}, 35848, 8 },
-    { "inception3a.branch3.0.bn.running_mean", 1, {8}, 35856, 8 },
-    { "inception3a.branch3.0.bn.running_var", 1, {8}, 35864, 8 },
-    { "inception3a.branch3.1.conv.weight", 4, {16, 8, 5, 5}, 35872, 3200 },
-    { "inception3a.branch3.1.bn.weight", 1, {16}, 39072, 16 },
-    { "inception3a.branch3.1.bn.bias", 1, {16}, 39088, 16 },
-    { "inception3a.branch3.1.bn.running_mean", 1, {16}, 39104, 16 },
-    { "inception3a.branch3.1.bn.running_var", 1, {16}, 39120, 16 },
-    { "inception3a.branch4.1.conv.weight", 4, {16, 64, 1, 1}, 39136, 1024 },
-    { "inception3a.branch4.1.bn.weight", 1, {16}, 40160, 16 },
-    { "inception3a.branch4.1.bn.bias", 1, {16}, 40176, 16 },
-    { "inception3a.branch4.1.bn.running_mean", 1, {16}, 40192, 16 },
-    { "inception3a.branch4.1.bn.running_var", 1, {16}, 40208, 16 },
-    { "inception3b.branch1.conv.weight", 4, {64, 128, 1, 1}, 40224, 8192 },
-    { "inception3b.branch1.bn.weight", 1, {64}, 48416, 64 },
-    { "inception3b.branch1.bn.bias", 1, {64}, 48480, 64 },
-    { "inception3b.branch1.bn.running_mean", 1, {64}, 48544, 64 },
-    { "inception3b.branch1.bn.running_var", 1, {64}, 48608, 64 },
-    { "inception3b.branch2.0.conv.weight", 4, {64, 128, 1, 1}, 48672, 8192 },
-    { "inception3b.branch2.0.bn.weight", 1, {64}, 56864, 64 },
-    { "inception3b.branch2.0.bn.bias", 1, {64}, 56928, 64 },
-    { "inception3b.branch2.0.bn.running_mean", 1, {64}, 56992, 64 },
-    { "inception3b.branch2.0.bn.running_var", 1, {64}, 57056, 64 },
-    { "inception3b.branch2.1.conv.weight", 4, {96, 64, 3, 3}, 57120, 55296 },
-    { "inception3b.branch2.1.bn.weight", 1, {96}, 112416, 96 },
-    { "inception3b.branch2.1.bn.bias", 1, {96}, 112512, 96 },
-    { "inception3b.branch2.1.bn.running_mean", 1, {96}, 112608, 96 },
-    { "inception3b.branch2.1.bn.running_var", 1, {96}, 112704, 96 },
-    { "inception3b.branch3.0.conv.weight", 4, {16, 128, 1, 1}, 112800, 2048 },
-    { "inception3b.branch3.0.bn.weight", 1, {16}, 114848, 16 },
-    { "inception3b.branch3.0.bn.bias", 1, {16}, 114864, 16 },
-    { "inception3b.branch3.0.bn.running_mean", 1, {16}, 114880, 16 },
-    { "inception3b.branch3.0.bn.running_var", 1, {16}, 114896, 16 },
-    { "inception3b.branch3.1.conv.weight", 4, {48, 16, 5, 5}, 114912, 19200 },
-    { "inception3b.branch3.1.bn.weight", 1, {48}, 134112, 48 },
-    { "inception3b.branch3.1.bn.bias", 1, {48}, 134160, 48 },
-    { "inception3b.branch3.1.bn.running_mean", 1, {48}, 134208, 48 },
-    { "inception3b.branch3.1.bn.running_var", 1, {48}, 134256, 48 },
-    { "inception3b.branch4.1.conv.weight", 4, {32, 128, 1, 1}, 134304, 4096 },
-    { "inception3b.branch4.1.bn.weight", 1, {32}, 138400, 32 },
-    { "inception3b.branch4.1.bn.bias", 1, {32}, 138432, 32 },
-    { "inception3b.branch4.1.bn.running_mean", 1, {32}, 138464, 32 },
-    { "inception3b.branch4.1.bn.running_var", 1, {32}, 138496, 32 },
-    { "inception4a.branch1.conv.weight", 4, {96, 240, 1, 1}, 138528, 23040 },
-    { "inception4a.branch1.bn.weight", 1, {96}, 161568, 96 },
-    { "inception4a.branch1.bn.bias", 1, {96}, 161664, 96 },
-    { "inception4a.branch1.bn.running_mean", 1, {96}, 161760, 96 },
-    { "inception4a.branch1.bn.running_var", 1, {96}, 161856, 96 },
-    { "inception4a.branch2.0.conv.weight", 4, {48, 240, 1, 1}, 161952, 11520 },
-    { "inception4a.branch2.0.bn.weight", 1, {48}, 173472, 48 },
-    { "inception4a.branch2.0.bn.bias", 1, {48}, 173520, 48 },
-    { "inception4a.branch2.0.bn.running_mean", 1, {48}, 173568, 48 },
-    { "inception4a.branch2.0.bn.running_var", 1, {48}, 173616, 48 },
-    { "inception4a.branch2.1.conv.weight", 4, {104, 48, 3, 3}, 173664, 44928 },
-    { "inception4a.branch2.1.bn.weight", 1, {104}, 218592, 104 },
-    { "inception4a.branch2.1.bn.bias", 1, {104}, 218696, 104 },
-    { "inception4a.branch2.1.bn.running_mean", 1, {104}, 218800, 104 },
-    { "inception4a.branch2.1.bn.running_var", 1, {104}, 218904, 104 },
-    { "inception4a.branch3.0.conv.weight", 4, {8, 240, 1, 1}, 219008, 1920 },
-    { "inception4a.branch3.0.bn.weight", 1, {8}, 220928, 8 },
-    { "inception4a.branch3.0.bn.bias", 1, {8}, 220936, 8 },
-    { "inception4a.branch3.0.bn.running_mean", 1, {8}, 220944, 8 },
-    { "inception4a.branch3.0.bn.running_var", 1, {8}, 220952, 8 },
-    { "inception4a.branch3.1.conv.weight", 4, {24, 8, 5, 5}, 220960, 4800 },
-    { "inception4a.branch3.1.bn.weight", 1, {24}, 225760, 24 },
-    { "inception4a.branch3.1.bn.bias", 1, {24}, 225784, 24 },
-    { "inception4a.branch3.1.bn.running_mean", 1, {24}, 225808, 24 },
-    { "inception4a.branch3.1.bn.running_var", 1, {24}, 225832, 24 },
-    { "inception4a.branch4.1.conv.weight", 4, {32, 240, 1, 1}, 225856, 7680 },
-    { "inception4a.branch4.1.bn.weight", 1, {32}, 233536, 32 },
-    { "inception4a.branch4.1.bn.bias", 1, {32}, 233568, 32 },
-    { "inception4a.branch4.1.bn.running_mean", 1, {32}, 233600, 32 },
-    { "inception4a.branch4.1.bn.running_var", 1, {32}, 233632, 32 },
-    { "inception5a.branch1.conv.weight", 4, {128, 256, 1, 1}, 233664, 32768 },
-    { "inception5a.branch1.bn.weight", 1, {128}, 266432, 128 },
-    { "inception5a.branch1.bn.bias", 1, {128}, 266560, 128 },
-    { "inception5a.branch1.bn.running_mean", 1, {128}, 266688, 128 },
-    { "inception5a.branch1.bn.running_var", 1, {128}, 266816, 128 },
-    { "inception5a.branch2.0.conv.weight", 4, {64, 256, 1, 1}, 266944, 16384 },
-    { "inception5a.branch2.0.bn.weight", 1, {64}, 283328, 64 },
-    { "inception5a.branch2.0.bn.bias", 1, {64}, 283392, 64 },
-    { "inception5a.branch2.0.bn.running_mean", 1, {64}, 283456, 64 },
-    { "inception5a.branch2.0.bn.running_var", 1, {64}, 283520, 64 },
-    { "inception5a.branch2.1.conv.weight", 4, {128, 64, 3, 3}, 283584, 73728 },
-    { "inception5a.branch2.1.bn.weight", 1, {128}, 357312, 128 },
-    { "inception5a.branch2.1.bn.bias", 1, {128}, 357440, 128 },
-    { "inception5a.branch2.1.bn.running_mean", 1, {128}, 357568, 128 },
-    { "inception5a.branch2.1.bn.running_var", 1, {128}, 357696, 128 },
-    { "inception5a.branch3.0.conv.weight", 4, {16, 256, 1, 1}, 357824, 4096 },
-    { "inception5a.branch3.0.bn.weight", 1, {16}, 361920, 16 },
-    { "inception5a.branch3.0.bn.bias", 1, {16}, 361936, 16 },
-    { "inception5a.branch3.0.bn.running_mean", 1, {16}, 361952, 16 },
-    { "inception5a.branch3.0.bn.running_var", 1, {16}, 361968, 16 },
-    { "inception5a.branch3.1.conv.weight", 4, {64, 16, 5, 5}, 361984, 25600 },
-    { "inception5a.branch3.1.bn.weight", 1, {64}, 387584, 64 },
-    { "inception5a.branch3.1.bn.bias", 1, {64}, 387648, 64 },
-    { "inception5a.branch3.1.bn.running_mean", 1, {64}, 387712, 64 },
-    { "inception5a.branch3.1.bn.running_var", 1, {64}, 387776, 64 },
-    { "inception5a.branch4.1.conv.weight", 4, {64, 256, 1, 1}, 387840, 16384 },
-    { "inception5a.branch4.1.bn.weight", 1, {64}, 404224, 64 },
-    { "inception5a.branch4.1.bn.bias", 1, {64}, 404288, 64 },
-    { "inception5a.branch4.1.bn.running_mean", 1, {64}, 404352, 64 },
-    { "inception5a.branch4.1.bn.running_var", 1, {64}, 404416, 64 },
-    { "fc.weight", 2, {10, 384}, 404480, 3840 },
-    { "fc.bias", 1, {10}, 408320, 10 },
+    { "conv1.conv.weight", 4, {64, 3, 3, 3}, 0, 1728, 0 },
+    { "conv1.bn.weight", 1, {64}, 1728, 64, 0 },
+    { "conv1.bn.bias", 1, {64}, 1792, 64, 0 },
+    { "conv1.bn.running_mean", 1, {64}, 405642, 64, 0 },
+    { "conv1.bn.running_var", 1, {64}, 405706, 64, 0 },
+    { "inception3a.branch1.conv.weight", 4, {32, 64, 1, 1}, 1856, 2048, 0 },
+    { "inception3a.branch1.bn.weight", 1, {32}, 3904, 32, 0 },
+    { "inception3a.branch1.bn.bias", 1, {32}, 3936, 32, 0 },
+    { "inception3a.branch1.bn.running_mean", 1, {32}, 405770, 32, 0 },
+    { "inception3a.branch1.bn.running_var", 1, {32}, 405802, 32, 0 },
+    { "inception3a.branch2.0.conv.weight", 4, {48, 64, 1, 1}, 3968, 3072, 0 },
+    { "inception3a.branch2.0.bn.weight", 1, {48}, 7040, 48, 0 },
+    { "inception3a.branch2.0.bn.bias", 1, {48}, 7088, 48, 0 },
+    { "inception3a.branch2.0.bn.running_mean", 1, {48}, 405834, 48, 0 },
+    { "inception3a.branch2.0.bn.running_var", 1, {48}, 405882, 48, 0 },
+    { "inception3a.branch2.1.conv.weight", 4, {64, 48, 3, 3}, 7136, 27648, 0 },
+    { "inception3a.branch2.1.bn.weight", 1, {64}, 34784, 64, 0 },
+    { "inception3a.branch2.1.bn.bias", 1, {64}, 34848, 64, 0 },
+    { "inception3a.branch2.1.bn.running_mean", 1, {64}, 405930, 64, 0 },
+    { "inception3a.branch2.1.bn.running_var", 1, {64}, 405994, 64, 0 },
+    { "inception3a.branch3.0.conv.weight", 4, {8, 64, 1, 1}, 34912, 512, 0 },
+    { "inception3a.branch3.0.bn.weight", 1, {8}, 35424, 8, 0 },
+    { "inception3a.branch3.0.bn.bias", 1, {8}, 35432, 8, 0 },
+    { "inception3a.branch3.0.bn.running_mean", 1, {8}, 406058, 8, 0 },
+    { "inception3a.branch3.0.bn.running_var", 1, {8}, 406066, 8, 0 },
+    { "inception3a.branch3.1.conv.weight", 4, {16, 8, 5, 5}, 35440, 3200, 0 },
+    { "inception3a.branch3.1.bn.weight", 1, {16}, 38640, 16, 0 },
+    { "inception3a.branch3.1.bn.bias", 1, {16}, 38656, 16, 0 },
+    { "inception3a.branch3.1.bn.running_mean", 1, {16}, 406074, 16, 0 },
+    { "inception3a.branch3.1.bn.running_var", 1, {16}, 406090, 16, 0 },
+    { "inception3a.branch4.1.conv.weight", 4, {16, 64, 1, 1}, 38672, 1024, 0 },
+    { "inception3a.branch4.1.bn.weight", 1, {16}, 39696, 16, 0 },
+    { "inception3a.branch4.1.bn.bias", 1, {16}, 39712, 16, 0 },
+    { "inception3a.branch4.1.bn.running_mean", 1, {16}, 406106, 16, 0 },
+    { "inception3a.branch4.1.bn.running_var", 1, {16}, 406122, 16, 0 },
+    { "inception3b.branch1.conv.weight", 4, {64, 128, 1, 1}, 39728, 8192, 0 },
+    { "inception3b.branch1.bn.weight", 1, {64}, 47920, 64, 0 },
+    { "inception3b.branch1.bn.bias", 1, {64}, 47984, 64, 0 },
+    { "inception3b.branch1.bn.running_mean", 1, {64}, 406138, 64, 0 },
+    { "inception3b.branch1.bn.running_var", 1, {64}, 406202, 64, 0 },
+    { "inception3b.branch2.0.conv.weight", 4, {64, 128, 1, 1}, 48048, 8192, 0 },
+    { "inception3b.branch2.0.bn.weight", 1, {64}, 56240, 64, 0 },
+    { "inception3b.branch2.0.bn.bias", 1, {64}, 56304, 64, 0 },
+    { "inception3b.branch2.0.bn.running_mean", 1, {64}, 406266, 64, 0 },
+    { "inception3b.branch2.0.bn.running_var", 1, {64}, 406330, 64, 0 },
+    { "inception3b.branch2.1.conv.weight", 4, {96, 64, 3, 3}, 56368, 55296, 0 },
+    { "inception3b.branch2.1.bn.weight", 1, {96}, 111664, 96, 0 },
+    { "inception3b.branch2.1.bn.bias", 1, {96}, 111760, 96, 0 },
+    { "inception3b.branch2.1.bn.running_mean", 1, {96}, 406394, 96, 0 },
+    { "inception3b.branch2.1.bn.running_var", 1, {96}, 406490, 96, 0 },
+    { "inception3b.branch3.0.conv.weight", 4, {16, 128, 1, 1}, 111856, 2048, 0 },
+    { "inception3b.branch3.0.bn.weight", 1, {16}, 113904, 16, 0 },
+    { "inception3b.branch3.0.bn.bias", 1, {16}, 113920, 16, 0 },
+    { "inception3b.branch3.0.bn.running_mean", 1, {16}, 406586, 16, 0 },
+    { "inception3b.branch3.0.bn.running_var", 1, {16}, 406602, 16, 0 },
+    { "inception3b.branch3.1.conv.weight", 4, {48, 16, 5, 5}, 113936, 19200, 0 },
+    { "inception3b.branch3.1.bn.weight", 1, {48}, 133136, 48, 0 },
+    { "inception3b.branch3.1.bn.bias", 1, {48}, 133184, 48, 0 },
+    { "inception3b.branch3.1.bn.running_mean", 1, {48}, 406618, 48, 0 },
+    { "inception3b.branch3.1.bn.running_var", 1, {48}, 406666, 48, 0 },
+    { "inception3b.branch4.1.conv.weight", 4, {32, 128, 1, 1}, 133232, 4096, 0 },
+    { "inception3b.branch4.1.bn.weight", 1, {32}, 137328, 32, 0 },
+    { "inception3b.branch4.1.bn.bias", 1, {32}, 137360, 32, 0 },
+    { "inception3b.branch4.1.bn.running_mean", 1, {32}, 406714, 32, 0 },
+    { "inception3b.branch4.1.bn.running_var", 1, {32}, 406746, 32, 0 },
+    { "inception4a.branch1.conv.weight", 4, {96, 240, 1, 1}, 137392, 23040, 0 },
+    { "inception4a.branch1.bn.weight", 1, {96}, 160432, 96, 0 },
+    { "inception4a.branch1.bn.bias", 1, {96}, 160528, 96, 0 },
+    { "inception4a.branch1.bn.running_mean", 1, {96}, 406778, 96, 0 },
+    { "inception4a.branch1.bn.running_var", 1, {96}, 406874, 96, 0 },
+    { "inception4a.branch2.0.conv.weight", 4, {48, 240, 1, 1}, 160624, 11520, 0 },
+    { "inception4a.branch2.0.bn.weight", 1, {48}, 172144, 48, 0 },
+    { "inception4a.branch2.0.bn.bias", 1, {48}, 172192, 48, 0 },
+    { "inception4a.branch2.0.bn.running_mean", 1, {48}, 406970, 48, 0 },
+    { "inception4a.branch2.0.bn.running_var", 1, {48}, 407018, 48, 0 },
+    { "inception4a.branch2.1.conv.weight", 4, {104, 48, 3, 3}, 172240, 44928, 0 },
+    { "inception4a.branch2.1.bn.weight", 1, {104}, 217168, 104, 0 },
+    { "inception4a.branch2.1.bn.bias", 1, {104}, 217272, 104, 0 },
+    { "inception4a.branch2.1.bn.running_mean", 1, {104}, 407066, 104, 0 },
+    { "inception4a.branch2.1.bn.running_var", 1, {104}, 407170, 104, 0 },
+    { "inception4a.branch3.0.conv.weight", 4, {8, 240, 1, 1}, 217376, 1920, 0 },
+    { "inception4a.branch3.0.bn.weight", 1, {8}, 219296, 8, 0 },
+    { "inception4a.branch3.0.bn.bias", 1, {8}, 219304, 8, 0 },
+    { "inception4a.branch3.0.bn.running_mean", 1, {8}, 407274, 8, 0 },
+    { "inception4a.branch3.0.bn.running_var", 1, {8}, 407282, 8, 0 },
+    { "inception4a.branch3.1.conv.weight", 4, {24, 8, 5, 5}, 219312, 4800, 0 },
+    { "inception4a.branch3.1.bn.weight", 1, {24}, 224112, 24, 0 },
+    { "inception4a.branch3.1.bn.bias", 1, {24}, 224136, 24, 0 },
+    { "inception4a.branch3.1.bn.running_mean", 1, {24}, 407290, 24, 0 },
+    { "inception4a.branch3.1.bn.running_var", 1, {24}, 407314, 24, 0 },
+    { "inception4a.branch4.1.conv.weight", 4, {32, 240, 1, 1}, 224160, 7680, 0 },
+    { "inception4a.branch4.1.bn.weight", 1, {32}, 231840, 32, 0 },
+    { "inception4a.branch4.1.bn.bias", 1, {32}, 231872, 32, 0 },
+    { "inception4a.branch4.1.bn.running_mean", 1, {32}, 407338, 32, 0 },
+    { "inception4a.branch4.1.bn.running_var", 1, {32}, 407370, 32, 0 },
+    { "inception5a.branch1.conv.weight", 4, {128, 256, 1, 1}, 231904, 32768, 0 },
+    { "inception5a.branch1.bn.weight", 1, {128}, 264672, 128, 0 },
+    { "inception5a.branch1.bn.bias", 1, {128}, 264800, 128, 0 },
+    { "inception5a.branch1.bn.running_mean", 1, {128}, 407402, 128, 0 },
+    { "inception5a.branch1.bn.running_var", 1, {128}, 407530, 128, 0 },
+    { "inception5a.branch2.0.conv.weight", 4, {64, 256, 1, 1}, 264928, 16384, 0 },
+    { "inception5a.branch2.0.bn.weight", 1, {64}, 281312, 64, 0 },
+    { "inception5a.branch2.0.bn.bias", 1, {64}, 281376, 64, 0 },
+    { "inception5a.branch2.0.bn.running_mean", 1, {64}, 407658, 64, 0 },
+    { "inception5a.branch2.0.bn.running_var", 1, {64}, 407722, 64, 0 },
+    { "inception5a.branch2.1.conv.weight", 4, {128, 64, 3, 3}, 281440, 73728, 0 },
+    { "inception5a.branch2.1.bn.weight", 1, {128}, 355168, 128, 0 },
+    { "inception5a.branch2.1.bn.bias", 1, {128}, 355296, 128, 0 },
+    { "inception5a.branch2.1.bn.running_mean", 1, {128}, 407786, 128, 0 },
+    { "inception5a.branch2.1.bn.running_var", 1, {128}, 407914, 128, 0 },
+    { "inception5a.branch3.0.conv.weight", 4, {16, 256, 1, 1}, 355424, 4096, 0 },
+    { "inception5a.branch3.0.bn.weight", 1, {16}, 359520, 16, 0 },
+    { "inception5a.branch3.0.bn.bias", 1, {16}, 359536, 16, 0 },
+    { "inception5a.branch3.0.bn.running_mean", 1, {16}, 408042, 16, 0 },
+    { "inception5a.branch3.0.bn.running_var", 1, {16}, 408058, 16, 0 },
+    { "inception5a.branch3.1.conv.weight", 4, {64, 16, 5, 5}, 359552, 25600, 0 },
+    { "inception5a.branch3.1.bn.weight", 1, {64}, 385152, 64, 0 },
+    { "inception5a.branch3.1.bn.bias", 1, {64}, 385216, 64, 0 },
+    { "inception5a.branch3.1.bn.running_mean", 1, {64}, 408074, 64, 0 },
+    { "inception5a.branch3.1.bn.running_var", 1, {64}, 408138, 64, 0 },
+    { "inception5a.branch4.1.conv.weight", 4, {64, 256, 1, 1}, 385280, 16384, 0 },
+    { "inception5a.branch4.1.bn.weight", 1, {64}, 401664, 64, 0 },
+    { "inception5a.branch4.1.bn.bias", 1, {64}, 401728, 64, 0 },
+    { "inception5a.branch4.1.bn.running_mean", 1, {64}, 408202, 64, 0 },
+    { "inception5a.branch4.1.bn.running_var", 1, {64}, 408266, 64, 0 },
+    { "fc.weight", 2, {10, 384}, 401792, 3840, 0 },
+    { "fc.bias", 1, {10}, 405632, 10, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -270,11 +270,11 @@ static const dlc_init_spec inception_param_inits[127] = {
 };
 
 static const dlc_tensor_desc inception_input_descs[1] = {
-    { "x", 3, {3, 32, 32}, 0, 3072 },
+    { "x", 3, {3, 32, 32}, 0, 3072, 0 },
 };
 
 static const dlc_tensor_desc inception_output_descs[1] = {
-    { "logits", 1, {10}, 0, 10 },
+    { "logits", 1, {10}, 0, 10, 0 },
 };
 
 /* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
@@ -459,43 +459,6 @@ static void k9_inception3a_branch2_1_conv_conv2d(int n,
 }
 
 /* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3a.branch2.1.bn: batchnorm [64,32,32] -> [64,32,32] */
-static void k10_inception3a_branch2_1_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,32,32] */)
-{
-    enum { C = 64, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3a.branch2.1.y.2: relu [64,32,32] -> [64,32,32] */
-static void k11_inception3a_branch2_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,32,32] */)
-{
-    const int64_t SIZE = 65536; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
  * inception3a.branch3.0.conv: conv2d [64,32,32] -> [8,32,32] */
 static void k12_inception3a_branch3_0_conv_conv2d(int n,
         const dlc_float *DLC_RESTRICT x0 /* [n,64,32,32] */,
@@ -656,43 +619,6 @@ static void k19_inception3a_branch4_1_conv_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
 }
 
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3a.branch4.1.bn: batchnorm [16,32,32] -> [16,32,32] */
-static void k20_inception3a_branch4_1_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3a.branch4.1.y.2: relu [16,32,32] -> [16,32,32] */
-static void k21_inception3a_branch4_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
 /* inception.net:23: return concat(branch1, branch2, branch3, branch4)
  * inception3a: concat [32,32,32], [64,32,32], [16,32,32], [16,32,32] -> [128,32,32] */
 static void k22_inception3a_concat(int n,
@@ -728,97 +654,6 @@ static void k23_inception3b_branch1_conv_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch1.bn: batchnorm [64,32,32] -> [64,32,32] */
-static void k24_inception3b_branch1_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,32,32] */)
-{
-    enum { C = 64, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch1.y.2: relu [64,32,32] -> [64,32,32] */
-static void k25_inception3b_branch1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,32,32] */)
-{
-    const int64_t SIZE = 65536; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch2.0.conv: conv2d [128,32,32] -> [64,32,32] */
-static void k26_inception3b_branch2_0_conv_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,128,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,32,32] */)
-{
-    static const dlc_conv2d_shape S = {
-        128, 32, 32,   /* input  C, H, W */
-        64, 32, 32,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch2.0.bn: batchnorm [64,32,32] -> [64,32,32] */
-static void k27_inception3b_branch2_0_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,32,32] */)
-{
-    enum { C = 64, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch2.0.y.2: relu [64,32,32] -> [64,32,32] */
-static void k28_inception3b_branch2_0_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,32,32] */)
-{
-    const int64_t SIZE = 65536; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
@@ -894,43 +729,6 @@ static void k32_inception3b_branch3_0_conv_conv2d(int n,
 }
 
 /* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch3.0.bn: batchnorm [16,32,32] -> [16,32,32] */
-static void k33_inception3b_branch3_0_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch3.0.y.2: relu [16,32,32] -> [16,32,32] */
-static void k34_inception3b_branch3_0_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
  * inception3b.branch3.1.conv: conv2d [16,32,32] -> [48,32,32] */
 static void k35_inception3b_branch3_1_conv_conv2d(int n,
         const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
@@ -946,43 +744,6 @@ static void k35_inception3b_branch3_1_conv_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch3.1.bn: batchnorm [48,32,32] -> [48,32,32] */
-static void k36_inception3b_branch3_1_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,48,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [48] */,
-        const dlc_float *DLC_RESTRICT bias /* [48] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [48] */,
-        const dlc_float *DLC_RESTRICT running_var /* [48] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,48,32,32] */)
-{
-    enum { C = 48, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch3.1.y.2: relu [48,32,32] -> [48,32,32] */
-static void k37_inception3b_branch3_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,48,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,48,32,32] */)
-{
-    const int64_t SIZE = 49152; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* inception.net:22: branch4 = maxpool2d(x, 3, stride=1, pad=1) |> conv_bn(cp)
@@ -1035,43 +796,6 @@ static void k39_inception3b_branch4_1_conv_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch4.1.bn: batchnorm [32,32,32] -> [32,32,32] */
-static void k40_inception3b_branch4_1_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */)
-{
-    enum { C = 32, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception3b.branch4.1.y.2: relu [32,32,32] -> [32,32,32] */
-static void k41_inception3b_branch4_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */)
-{
-    const int64_t SIZE = 32768; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* inception.net:23: return concat(branch1, branch2, branch3, branch4)
@@ -1672,43 +1396,6 @@ static void k71_inception5a_branch2_1_conv_conv2d(int n,
 }
 
 /* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception5a.branch2.1.bn: batchnorm [128,8,8] -> [128,8,8] */
-static void k72_inception5a_branch2_1_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [128] */,
-        const dlc_float *DLC_RESTRICT bias /* [128] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [128] */,
-        const dlc_float *DLC_RESTRICT running_var /* [128] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,8,8] */)
-{
-    enum { C = 128, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception5a.branch2.1.y.2: relu [128,8,8] -> [128,8,8] */
-static void k73_inception5a_branch2_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,8,8] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
  * inception5a.branch3.0.conv: conv2d [256,8,8] -> [16,8,8] */
 static void k74_inception5a_branch3_0_conv_conv2d(int n,
         const dlc_float *DLC_RESTRICT x0 /* [n,256,8,8] */,
@@ -1780,43 +1467,6 @@ static void k77_inception5a_branch3_1_conv_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception5a.branch3.1.bn: batchnorm [64,8,8] -> [64,8,8] */
-static void k78_inception5a_branch3_1_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception5a.branch3.1.y.2: relu [64,8,8] -> [64,8,8] */
-static void k79_inception5a_branch3_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
 /* inception.net:22: branch4 = maxpool2d(x, 3, stride=1, pad=1) |> conv_bn(cp)
  * inception5a.branch4.0: maxpool2d [256,8,8] -> [256,8,8] */
 static void k80_inception5a_branch4_0_maxpool2d(int n,
@@ -1849,60 +1499,6 @@ static void k80_inception5a_branch4_0_maxpool2d(int n,
                 }
                 yp[oh * OW + ow] = m;
             }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception5a.branch4.1.conv: conv2d [256,8,8] -> [64,8,8] */
-static void k81_inception5a_branch4_1_conv_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,256,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    static const dlc_conv2d_shape S = {
-        256, 8, 8,   /* input  C, H, W */
-        64, 8, 8,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception5a.branch4.1.bn: batchnorm [64,8,8] -> [64,8,8] */
-static void k82_inception5a_branch4_1_bn_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* inception.net:14: y = conv2d(x, c, kernel=kernel, pad=pad, bias=false, name="conv") |> batchnorm(name="bn") |> relu
- * inception5a.branch4.1.y.2: relu [64,8,8] -> [64,8,8] */
-static void k83_inception5a_branch4_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
     }
 }
 
@@ -2041,93 +1637,93 @@ int inception_forward(inception *m, const dlc_float *x, dlc_float *logits, int n
     dlc_float *a = m->arena;
     const dlc_float *p = m->params;
     k0_conv1_conv_conv2d(n, x, p + 0, a + 0, a + 65536);
-    k1_conv1_bn_batchnorm(n, a + 0, p + 1728, p + 1792, p + 1856, p + 1920, a + 65536);
+    k1_conv1_bn_batchnorm(n, a + 0, p + 1728, p + 1792, p + 405642, p + 405706, a + 65536);
     k2_conv1_y_2_relu(n, a + 65536, a + 0);
-    k3_inception3a_branch1_conv_conv2d(n, a + 0, p + 1984, a + 65536);
-    k4_inception3a_branch1_bn_batchnorm(n, a + 65536, p + 4032, p + 4064, p + 4096, p + 4128, a + 98304);
+    k3_inception3a_branch1_conv_conv2d(n, a + 0, p + 1856, a + 65536);
+    k4_inception3a_branch1_bn_batchnorm(n, a + 65536, p + 3904, p + 3936, p + 405770, p + 405802, a + 98304);
     k5_inception3a_branch1_y_2_relu(n, a + 98304, a + 65536);
-    k6_inception3a_branch2_0_conv_conv2d(n, a + 0, p + 4160, a + 98304);
-    k7_inception3a_branch2_0_bn_batchnorm(n, a + 98304, p + 7232, p + 7280, p + 7328, p + 7376, a + 147456);
+    k6_inception3a_branch2_0_conv_conv2d(n, a + 0, p + 3968, a + 98304);
+    k7_inception3a_branch2_0_bn_batchnorm(n, a + 98304, p + 7040, p + 7088, p + 405834, p + 405882, a + 147456);
     k8_inception3a_branch2_0_y_2_relu(n, a + 147456, a + 98304);
-    k9_inception3a_branch2_1_conv_conv2d(n, a + 98304, p + 7424, a + 147456, a + 212992);
-    k10_inception3a_branch2_1_bn_batchnorm(n, a + 147456, p + 35072, p + 35136, p + 35200, p + 35264, a + 212992);
-    k11_inception3a_branch2_1_y_2_relu(n, a + 212992, a + 98304);
-    k12_inception3a_branch3_0_conv_conv2d(n, a + 0, p + 35328, a + 163840);
-    k13_inception3a_branch3_0_bn_batchnorm(n, a + 163840, p + 35840, p + 35848, p + 35856, p + 35864, a + 172032);
+    k9_inception3a_branch2_1_conv_conv2d(n, a + 98304, p + 7136, a + 147456, a + 212992);
+    k1_conv1_bn_batchnorm(n, a + 147456, p + 34784, p + 34848, p + 405930, p + 405994, a + 212992);
+    k2_conv1_y_2_relu(n, a + 212992, a + 98304);
+    k12_inception3a_branch3_0_conv_conv2d(n, a + 0, p + 34912, a + 163840);
+    k13_inception3a_branch3_0_bn_batchnorm(n, a + 163840, p + 35424, p + 35432, p + 406058, p + 406066, a + 172032);
     k14_inception3a_branch3_0_y_2_relu(n, a + 172032, a + 163840);
-    k15_inception3a_branch3_1_conv_conv2d(n, a + 163840, p + 35872, a + 172032, a + 188416);
-    k16_inception3a_branch3_1_bn_batchnorm(n, a + 172032, p + 39072, p + 39088, p + 39104, p + 39120, a + 188416);
+    k15_inception3a_branch3_1_conv_conv2d(n, a + 163840, p + 35440, a + 172032, a + 188416);
+    k16_inception3a_branch3_1_bn_batchnorm(n, a + 172032, p + 38640, p + 38656, p + 406074, p + 406090, a + 188416);
     k17_inception3a_branch3_1_y_2_relu(n, a + 188416, a + 163840);
     k18_inception3a_branch4_0_maxpool2d(n, a + 0, a + 180224);
-    k19_inception3a_branch4_1_conv_conv2d(n, a + 180224, p + 39136, a + 0);
-    k20_inception3a_branch4_1_bn_batchnorm(n, a + 0, p + 40160, p + 40176, p + 40192, p + 40208, a + 16384);
-    k21_inception3a_branch4_1_y_2_relu(n, a + 16384, a + 0);
+    k19_inception3a_branch4_1_conv_conv2d(n, a + 180224, p + 38672, a + 0);
+    k16_inception3a_branch3_1_bn_batchnorm(n, a + 0, p + 39696, p + 39712, p + 406106, p + 406122, a + 16384);
+    k17_inception3a_branch3_1_y_2_relu(n, a + 16384, a + 0);
     k22_inception3a_concat(n, a + 65536, a + 98304, a + 163840, a + 0, a + 180224);
-    k23_inception3b_branch1_conv_conv2d(n, a + 180224, p + 40224, a + 0);
-    k24_inception3b_branch1_bn_batchnorm(n, a + 0, p + 48416, p + 48480, p + 48544, p + 48608, a + 65536);
-    k25_inception3b_branch1_y_2_relu(n, a + 65536, a + 0);
-    k26_inception3b_branch2_0_conv_conv2d(n, a + 180224, p + 48672, a + 65536);
-    k27_inception3b_branch2_0_bn_batchnorm(n, a + 65536, p + 56864, p + 56928, p + 56992, p + 57056, a + 311296);
-    k28_inception3b_branch2_0_y_2_relu(n, a + 311296, a + 65536);
-    k29_inception3b_branch2_1_conv_conv2d(n, a + 65536, p + 57120, a + 311296, a + 409600);
-    k30_inception3b_branch2_1_bn_batchnorm(n, a + 311296, p + 112416, p + 112512, p + 112608, p + 112704, a + 65536);
+    k23_inception3b_branch1_conv_conv2d(n, a + 180224, p + 39728, a + 0);
+    k1_conv1_bn_batchnorm(n, a + 0, p + 47920, p + 47984, p + 406138, p + 406202, a + 65536);
+    k2_conv1_y_2_relu(n, a + 65536, a + 0);
+    k23_inception3b_branch1_conv_conv2d(n, a + 180224, p + 48048, a + 65536);
+    k1_conv1_bn_batchnorm(n, a + 65536, p + 56240, p + 56304, p + 406266, p + 406330, a + 311296);
+    k2_conv1_y_2_relu(n, a + 311296, a + 65536);
+    k29_inception3b_branch2_1_conv_conv2d(n, a + 65536, p + 56368, a + 311296, a + 409600);
+    k30_inception3b_branch2_1_bn_batchnorm(n, a + 311296, p + 111664, p + 111760, p + 406394, p + 406490, a + 65536);
     k31_inception3b_branch2_1_y_2_relu(n, a + 65536, a + 311296);
-    k32_inception3b_branch3_0_conv_conv2d(n, a + 180224, p + 112800, a + 65536);
-    k33_inception3b_branch3_0_bn_batchnorm(n, a + 65536, p + 114848, p + 114864, p + 114880, p + 114896, a + 81920);
-    k34_inception3b_branch3_0_y_2_relu(n, a + 81920, a + 65536);
-    k35_inception3b_branch3_1_conv_conv2d(n, a + 65536, p + 114912, a + 81920, a + 409600);
-    k36_inception3b_branch3_1_bn_batchnorm(n, a + 81920, p + 134112, p + 134160, p + 134208, p + 134256, a + 131072);
-    k37_inception3b_branch3_1_y_2_relu(n, a + 131072, a + 65536);
+    k32_inception3b_branch3_0_conv_conv2d(n, a + 180224, p + 111856, a + 65536);
+    k16_inception3a_branch3_1_bn_batchnorm(n, a + 65536, p + 113904, p + 113920, p + 406586, p + 406602, a + 81920);
+    k17_inception3a_branch3_1_y_2_relu(n, a + 81920, a + 65536);
+    k35_inception3b_branch3_1_conv_conv2d(n, a + 65536, p + 113936, a + 81920, a + 409600);
+    k7_inception3a_branch2_0_bn_batchnorm(n, a + 81920, p + 133136, p + 133184, p + 406618, p + 406666, a + 131072);
+    k8_inception3a_branch2_0_y_2_relu(n, a + 131072, a + 65536);
     k38_inception3b_branch4_0_maxpool2d(n, a + 180224, a + 409600);
-    k39_inception3b_branch4_1_conv_conv2d(n, a + 409600, p + 134304, a + 114688);
-    k40_inception3b_branch4_1_bn_batchnorm(n, a + 114688, p + 138400, p + 138432, p + 138464, p + 138496, a + 147456);
-    k41_inception3b_branch4_1_y_2_relu(n, a + 147456, a + 114688);
+    k39_inception3b_branch4_1_conv_conv2d(n, a + 409600, p + 133232, a + 114688);
+    k4_inception3a_branch1_bn_batchnorm(n, a + 114688, p + 137328, p + 137360, p + 406714, p + 406746, a + 147456);
+    k5_inception3a_branch1_y_2_relu(n, a + 147456, a + 114688);
     k42_inception3b_concat(n, a + 0, a + 311296, a + 65536, a + 114688, a + 409600);
     k43_maxpool3_maxpool2d(n, a + 409600, a + 0);
-    k44_inception4a_branch1_conv_conv2d(n, a + 0, p + 138528, a + 61440);
-    k45_inception4a_branch1_bn_batchnorm(n, a + 61440, p + 161568, p + 161664, p + 161760, p + 161856, a + 86016);
+    k44_inception4a_branch1_conv_conv2d(n, a + 0, p + 137392, a + 61440);
+    k45_inception4a_branch1_bn_batchnorm(n, a + 61440, p + 160432, p + 160528, p + 406778, p + 406874, a + 86016);
     k46_inception4a_branch1_y_2_relu(n, a + 86016, a + 61440);
-    k47_inception4a_branch2_0_conv_conv2d(n, a + 0, p + 161952, a + 86016);
-    k48_inception4a_branch2_0_bn_batchnorm(n, a + 86016, p + 173472, p + 173520, p + 173568, p + 173616, a + 98304);
+    k47_inception4a_branch2_0_conv_conv2d(n, a + 0, p + 160624, a + 86016);
+    k48_inception4a_branch2_0_bn_batchnorm(n, a + 86016, p + 172144, p + 172192, p + 406970, p + 407018, a + 98304);
     k49_inception4a_branch2_0_y_2_relu(n, a + 98304, a + 86016);
-    k50_inception4a_branch2_1_conv_conv2d(n, a + 86016, p + 173664, a + 98304, a + 124928);
-    k51_inception4a_branch2_1_bn_batchnorm(n, a + 98304, p + 218592, p + 218696, p + 218800, p + 218904, a + 124928);
+    k50_inception4a_branch2_1_conv_conv2d(n, a + 86016, p + 172240, a + 98304, a + 124928);
+    k51_inception4a_branch2_1_bn_batchnorm(n, a + 98304, p + 217168, p + 217272, p + 407066, p + 407170, a + 124928);
     k52_inception4a_branch2_1_y_2_relu(n, a + 124928, a + 86016);
-    k53_inception4a_branch3_0_conv_conv2d(n, a + 0, p + 219008, a + 112640);
-    k54_inception4a_branch3_0_bn_batchnorm(n, a + 112640, p + 220928, p + 220936, p + 220944, p + 220952, a + 114688);
+    k53_inception4a_branch3_0_conv_conv2d(n, a + 0, p + 217376, a + 112640);
+    k54_inception4a_branch3_0_bn_batchnorm(n, a + 112640, p + 219296, p + 219304, p + 407274, p + 407282, a + 114688);
     k55_inception4a_branch3_0_y_2_relu(n, a + 114688, a + 112640);
-    k56_inception4a_branch3_1_conv_conv2d(n, a + 112640, p + 220960, a + 114688, a + 120832);
-    k57_inception4a_branch3_1_bn_batchnorm(n, a + 114688, p + 225760, p + 225784, p + 225808, p + 225832, a + 120832);
+    k56_inception4a_branch3_1_conv_conv2d(n, a + 112640, p + 219312, a + 114688, a + 120832);
+    k57_inception4a_branch3_1_bn_batchnorm(n, a + 114688, p + 224112, p + 224136, p + 407290, p + 407314, a + 120832);
     k58_inception4a_branch3_1_y_2_relu(n, a + 120832, a + 112640);
     k59_inception4a_branch4_0_maxpool2d(n, a + 0, a + 118784);
-    k60_inception4a_branch4_1_conv_conv2d(n, a + 118784, p + 225856, a + 0);
-    k61_inception4a_branch4_1_bn_batchnorm(n, a + 0, p + 233536, p + 233568, p + 233600, p + 233632, a + 8192);
+    k60_inception4a_branch4_1_conv_conv2d(n, a + 118784, p + 224160, a + 0);
+    k61_inception4a_branch4_1_bn_batchnorm(n, a + 0, p + 231840, p + 231872, p + 407338, p + 407370, a + 8192);
     k62_inception4a_branch4_1_y_2_relu(n, a + 8192, a + 0);
     k63_inception4a_concat(n, a + 61440, a + 86016, a + 112640, a + 0, a + 118784);
     k64_maxpool4_maxpool2d(n, a + 118784, a + 0);
-    k65_inception5a_branch1_conv_conv2d(n, a + 0, p + 233664, a + 16384);
-    k66_inception5a_branch1_bn_batchnorm(n, a + 16384, p + 266432, p + 266560, p + 266688, p + 266816, a + 24576);
+    k65_inception5a_branch1_conv_conv2d(n, a + 0, p + 231904, a + 16384);
+    k66_inception5a_branch1_bn_batchnorm(n, a + 16384, p + 264672, p + 264800, p + 407402, p + 407530, a + 24576);
     k67_inception5a_branch1_y_2_relu(n, a + 24576, a + 16384);
-    k68_inception5a_branch2_0_conv_conv2d(n, a + 0, p + 266944, a + 24576);
-    k69_inception5a_branch2_0_bn_batchnorm(n, a + 24576, p + 283328, p + 283392, p + 283456, p + 283520, a + 28672);
+    k68_inception5a_branch2_0_conv_conv2d(n, a + 0, p + 264928, a + 24576);
+    k69_inception5a_branch2_0_bn_batchnorm(n, a + 24576, p + 281312, p + 281376, p + 407658, p + 407722, a + 28672);
     k70_inception5a_branch2_0_y_2_relu(n, a + 28672, a + 24576);
-    k71_inception5a_branch2_1_conv_conv2d(n, a + 24576, p + 283584, a + 28672, a + 36864);
-    k72_inception5a_branch2_1_bn_batchnorm(n, a + 28672, p + 357312, p + 357440, p + 357568, p + 357696, a + 36864);
-    k73_inception5a_branch2_1_y_2_relu(n, a + 36864, a + 24576);
-    k74_inception5a_branch3_0_conv_conv2d(n, a + 0, p + 357824, a + 32768);
-    k75_inception5a_branch3_0_bn_batchnorm(n, a + 32768, p + 361920, p + 361936, p + 361952, p + 361968, a + 33792);
+    k71_inception5a_branch2_1_conv_conv2d(n, a + 24576, p + 281440, a + 28672, a + 36864);
+    k66_inception5a_branch1_bn_batchnorm(n, a + 28672, p + 355168, p + 355296, p + 407786, p + 407914, a + 36864);
+    k67_inception5a_branch1_y_2_relu(n, a + 36864, a + 24576);
+    k74_inception5a_branch3_0_conv_conv2d(n, a + 0, p + 355424, a + 32768);
+    k75_inception5a_branch3_0_bn_batchnorm(n, a + 32768, p + 359520, p + 359536, p + 408042, p + 408058, a + 33792);
     k76_inception5a_branch3_0_y_2_relu(n, a + 33792, a + 32768);
-    k77_inception5a_branch3_1_conv_conv2d(n, a + 32768, p + 361984, a + 33792, a + 37888);
-    k78_inception5a_branch3_1_bn_batchnorm(n, a + 33792, p + 387584, p + 387648, p + 387712, p + 387776, a + 37888);
-    k79_inception5a_branch3_1_y_2_relu(n, a + 37888, a + 32768);
+    k77_inception5a_branch3_1_conv_conv2d(n, a + 32768, p + 359552, a + 33792, a + 37888);
+    k69_inception5a_branch2_0_bn_batchnorm(n, a + 33792, p + 385152, p + 385216, p + 408074, p + 408138, a + 37888);
+    k70_inception5a_branch2_0_y_2_relu(n, a + 37888, a + 32768);
     k80_inception5a_branch4_0_maxpool2d(n, a + 0, a + 36864);
-    k81_inception5a_branch4_1_conv_conv2d(n, a + 36864, p + 387840, a + 0);
-    k82_inception5a_branch4_1_bn_batchnorm(n, a + 0, p + 404224, p + 404288, p + 404352, p + 404416, a + 4096);
-    k83_inception5a_branch4_1_y_2_relu(n, a + 4096, a + 0);
+    k68_inception5a_branch2_0_conv_conv2d(n, a + 36864, p + 385280, a + 0);
+    k69_inception5a_branch2_0_bn_batchnorm(n, a + 0, p + 401664, p + 401728, p + 408202, p + 408266, a + 4096);
+    k70_inception5a_branch2_0_y_2_relu(n, a + 4096, a + 0);
     k84_inception5a_concat(n, a + 16384, a + 24576, a + 32768, a + 0, a + 36864);
     k85_logits_0_global_avgpool(n, a + 36864, a + 0);
     k86_logits_1_dropout(n, a + 0, a + 384);
-    k87_fc_dense(n, a + 384, p + 404480, p + 408320, a + 0);
+    k87_fc_dense(n, a + 384, p + 401792, p + 405632, a + 0);
     memcpy(logits, a + 0, (size_t)n * 10 * sizeof(dlc_float));
     return DLC_OK;
 }
@@ -2148,7 +1744,9 @@ static const dlc_model_info inception_info_table = {
     inception_input_descs, inception_output_descs, inception_param_descs,
     INCEPTION_PARAM_COUNT, INCEPTION_ARENA_COUNT,
     inception_info_create, inception_info_destroy, inception_info_init, inception_info_load, inception_info_save,
-    inception_info_params, inception_info_forward
+    inception_info_params, inception_info_forward,
+    0, NULL, 0, /* no train section: no training entry points */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 const dlc_model_info *inception_info(void)

@@ -2,6 +2,7 @@
 #include "lenet5.h"
 
 #include <math.h>
+#include <stdio.h> /* checkpoint metadata */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,16 +10,16 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc lenet5_param_descs[10] = {
-    { "conv1.weight", 4, {6, 1, 5, 5}, 0, 150 },
-    { "conv1.bias", 1, {6}, 150, 6 },
-    { "conv2.weight", 4, {16, 6, 5, 5}, 156, 2400 },
-    { "conv2.bias", 1, {16}, 2556, 16 },
-    { "fc1.weight", 2, {120, 400}, 2572, 48000 },
-    { "fc1.bias", 1, {120}, 50572, 120 },
-    { "fc2.weight", 2, {84, 120}, 50692, 10080 },
-    { "fc2.bias", 1, {84}, 60772, 84 },
-    { "fc3.weight", 2, {10, 84}, 60856, 840 },
-    { "fc3.bias", 1, {10}, 61696, 10 },
+    { "conv1.weight", 4, {6, 1, 5, 5}, 0, 150, 0 },
+    { "conv1.bias", 1, {6}, 150, 6, 0 },
+    { "conv2.weight", 4, {16, 6, 5, 5}, 156, 2400, 0 },
+    { "conv2.bias", 1, {16}, 2556, 16, 0 },
+    { "fc1.weight", 2, {120, 400}, 2572, 48000, 0 },
+    { "fc1.bias", 1, {120}, 50572, 120, 0 },
+    { "fc2.weight", 2, {84, 120}, 50692, 10080, 0 },
+    { "fc2.bias", 1, {84}, 60772, 84, 0 },
+    { "fc3.weight", 2, {10, 84}, 60856, 840, 0 },
+    { "fc3.bias", 1, {10}, 61696, 10, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -36,12 +37,66 @@ static const dlc_init_spec lenet5_param_inits[10] = {
 };
 
 static const dlc_tensor_desc lenet5_input_descs[1] = {
-    { "x", 3, {1, 28, 28}, 0, 784 },
+    { "x", 3, {1, 28, 28}, 0, 784, 0 },
 };
 
 static const dlc_tensor_desc lenet5_output_descs[1] = {
-    { "logits", 1, {10}, 0, 10 },
+    { "logits", 1, {10}, 0, 10, 0 },
 };
+
+/* adam, as torch.optim; fields in the order of dlc_optim. */
+static const dlc_optim lenet5_optim = {
+    DLC_OPT_ADAM, 0.001, /* lr */
+    0, 0, 0, /* momentum, dampening, nesterov */
+    0, /* weight_decay */
+    0.90000000000000002, 0.999, 1e-08, 0, /* beta1, beta2, eps, amsgrad */
+    0, 0, /* alpha, centered */
+    0, 0, /* lr_decay, initial_accumulator_value */
+    0, 0, 0 /* l1, l2, clip_norm */
+};
+
+static const dlc_schedule lenet5_schedule = {
+    DLC_SCHED_NONE, 0, 0, {0}, 0,
+    0, 0, 0, 0, 0 /* t_max, eta_min, start_factor, total_iters, per_step */
+};
+
+static const dlc_tensor_desc lenet5_label_descs[1] = {
+    { "labels", 0, {0}, 0, 1, 1 },
+};
+
+static const dlc_tensor_desc lenet5_checkpoint_descs[] = {
+    { "conv1.weight", 4, {6, 1, 5, 5}, 0, 150, 0 },
+    { "conv1.bias", 1, {6}, 150, 6, 0 },
+    { "conv2.weight", 4, {16, 6, 5, 5}, 156, 2400, 0 },
+    { "conv2.bias", 1, {16}, 2556, 16, 0 },
+    { "fc1.weight", 2, {120, 400}, 2572, 48000, 0 },
+    { "fc1.bias", 1, {120}, 50572, 120, 0 },
+    { "fc2.weight", 2, {84, 120}, 50692, 10080, 0 },
+    { "fc2.bias", 1, {84}, 60772, 84, 0 },
+    { "fc3.weight", 2, {10, 84}, 60856, 840, 0 },
+    { "fc3.bias", 1, {10}, 61696, 10, 0 },
+    { "optimizer.conv1.weight.exp_avg", 4, {6, 1, 5, 5}, 61706, 150, 0 },
+    { "optimizer.conv1.bias.exp_avg", 1, {6}, 61856, 6, 0 },
+    { "optimizer.conv2.weight.exp_avg", 4, {16, 6, 5, 5}, 61862, 2400, 0 },
+    { "optimizer.conv2.bias.exp_avg", 1, {16}, 64262, 16, 0 },
+    { "optimizer.fc1.weight.exp_avg", 2, {120, 400}, 64278, 48000, 0 },
+    { "optimizer.fc1.bias.exp_avg", 1, {120}, 112278, 120, 0 },
+    { "optimizer.fc2.weight.exp_avg", 2, {84, 120}, 112398, 10080, 0 },
+    { "optimizer.fc2.bias.exp_avg", 1, {84}, 122478, 84, 0 },
+    { "optimizer.fc3.weight.exp_avg", 2, {10, 84}, 122562, 840, 0 },
+    { "optimizer.fc3.bias.exp_avg", 1, {10}, 123402, 10, 0 },
+    { "optimizer.conv1.weight.exp_avg_sq", 4, {6, 1, 5, 5}, 123412, 150, 0 },
+    { "optimizer.conv1.bias.exp_avg_sq", 1, {6}, 123562, 6, 0 },
+    { "optimizer.conv2.weight.exp_avg_sq", 4, {16, 6, 5, 5}, 123568, 2400, 0 },
+    { "optimizer.conv2.bias.exp_avg_sq", 1, {16}, 125968, 16, 0 },
+    { "optimizer.fc1.weight.exp_avg_sq", 2, {120, 400}, 125984, 48000, 0 },
+    { "optimizer.fc1.bias.exp_avg_sq", 1, {120}, 173984, 120, 0 },
+    { "optimizer.fc2.weight.exp_avg_sq", 2, {84, 120}, 174104, 10080, 0 },
+    { "optimizer.fc2.bias.exp_avg_sq", 1, {84}, 184184, 84, 0 },
+    { "optimizer.fc3.weight.exp_avg_sq", 2, {10, 84}, 184268, 840, 0 },
+    { "optimizer.fc3.bias.exp_avg_sq", 1, {10}, 185108, 10, 0 },
+};
+enum { LENET5_CHECKPOINT_TENSORS = 30 };
 
 /* lenet5.net:12: c1     = conv2d(x, 6, kernel=5, pad=2, name="conv1") |> relu |> maxpool2d(2)
  * conv1: conv2d [1,28,28] -> [6,28,28] */
@@ -261,9 +316,322 @@ static void k11_fc3_dense(int n,
             y0[r * UNITS + u] += bias[u];
 }
 
+/* lenet5.net:20: loss      = cross_entropy(logits)
+ * loss.0: loss cross_entropy [10], [] -> [1] */
+static void k12_loss_0_cross_entropy(int n,
+        const dlc_float *DLC_RESTRICT x0 /* [n,10] */,
+        const int32_t *DLC_RESTRICT x1 /* [n,] */,
+        dlc_float *DLC_RESTRICT y0 /* [1] */)
+{
+    enum { C = 10, POS = 1 }; /* classes, positions per sample */
+    const dlc_float eps = (dlc_float)0.0;
+    double total = 0;
+    for (int s = 0; s < n; s++)
+        for (int p = 0; p < POS; p++) {
+            const dlc_float *x = x0 + (int64_t)s * C * POS + p;
+            dlc_float max = x[0], sum = 0, mean_x = 0;
+            for (int c = 1; c < C; c++)
+                max = x[c * POS] > max ? x[c * POS] : max;
+            for (int c = 0; c < C; c++) {
+                sum += dlc_exp(x[c * POS] - max);
+                mean_x += x[c * POS];
+            }
+            dlc_float lse = max + dlc_log(sum);
+            total += (1 - eps) * (lse - x[x1[s * POS + p] * POS]) + eps * (lse - mean_x / C);
+        }
+    y0[0] = (dlc_float)(total / ((dlc_float)n * POS));
+}
+
+/* lenet5.net:20: loss      = cross_entropy(logits)
+ * loss.0: backward of cross_entropy [10], [] -> [10] */
+static void t13_loss_0_cross_entropy_grad(int n,
+        const dlc_float *DLC_RESTRICT pred /* [n,10] */,
+        const int32_t *DLC_RESTRICT labels /* [n,] */,
+        dlc_float *DLC_RESTRICT dx /* [n,10] */)
+{
+    enum { C = 10, POS = 1 }; /* classes, positions per sample */
+    const dlc_float eps = (dlc_float)0.0, scale = 1 / ((dlc_float)n * POS);
+    for (int s = 0; s < n; s++)
+        for (int p = 0; p < POS; p++) {
+            const dlc_float *x = pred + (int64_t)s * C * POS + p;
+            dlc_float *d = dx + (int64_t)s * C * POS + p;
+            dlc_float max = x[0], sum = 0;
+            for (int c = 1; c < C; c++)
+                max = x[c * POS] > max ? x[c * POS] : max;
+            for (int c = 0; c < C; c++)
+                sum += dlc_exp(x[c * POS] - max);
+            for (int c = 0; c < C; c++)
+                d[c * POS] = (dlc_exp(x[c * POS] - max) / sum - eps / C) * scale;
+            d[labels[s * POS + p] * POS] -= (1 - eps) * scale;
+        }
+}
+
+/* lenet5.net:16: logits = dense(h, 10, name="fc3")
+ * fc3: backward of dense [84], [10] -> [84] */
+static void t14_fc3_dense_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,84] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,10] */,
+        const dlc_float *DLC_RESTRICT weight /* [10,84] */,
+        dlc_float *DLC_RESTRICT dx /* [n,84] */,
+        dlc_float *DLC_RESTRICT dweight /* [10,84] */,
+        dlc_float *DLC_RESTRICT dbias /* [10] */)
+{
+    enum { ROWS = 1, IN = 84, UNITS = 10 }; /* per sample */
+    dlc_gemm(0, 0, n * ROWS, IN, UNITS, 1, dy, UNITS, weight, IN, 0, dx, IN); /* dx = dy W */
+    dlc_gemm(1, 0, UNITS, IN, n * ROWS, 1, dy, UNITS, x, IN, 0, dweight, IN); /* dW = dy^T x */
+    for (int u = 0; u < UNITS; u++)
+        dbias[u] = 0;
+    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
+        for (int u = 0; u < UNITS; u++)
+            dbias[u] += dy[r * UNITS + u];
+}
+
+/* lenet5.net:15: |> dense(84, name="fc2") |> relu
+ * h.4: backward of relu [84], [84] -> [84] */
+static void t15_h_4_relu_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,84] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,84] */,
+        dlc_float *DLC_RESTRICT dx /* [n,84] */)
+{
+    const int64_t SIZE = 84; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = v > 0 ? g : (dlc_float)0;
+        dx[i] = d;
+    }
+}
+
+/* lenet5.net:15: |> dense(84, name="fc2") |> relu
+ * fc2: backward of dense [120], [84] -> [120] */
+static void t16_fc2_dense_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,120] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,84] */,
+        const dlc_float *DLC_RESTRICT weight /* [84,120] */,
+        dlc_float *DLC_RESTRICT dx /* [n,120] */,
+        dlc_float *DLC_RESTRICT dweight /* [84,120] */,
+        dlc_float *DLC_RESTRICT dbias /* [84] */)
+{
+    enum { ROWS = 1, IN = 120, UNITS = 84 }; /* per sample */
+    dlc_gemm(0, 0, n * ROWS, IN, UNITS, 1, dy, UNITS, weight, IN, 0, dx, IN); /* dx = dy W */
+    dlc_gemm(1, 0, UNITS, IN, n * ROWS, 1, dy, UNITS, x, IN, 0, dweight, IN); /* dW = dy^T x */
+    for (int u = 0; u < UNITS; u++)
+        dbias[u] = 0;
+    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
+        for (int u = 0; u < UNITS; u++)
+            dbias[u] += dy[r * UNITS + u];
+}
+
+/* lenet5.net:14: h      = flatten(c2) |> dense(120, name="fc1") |> relu
+ * h.2: backward of relu [120], [120] -> [120] */
+static void t17_h_2_relu_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,120] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,120] */,
+        dlc_float *DLC_RESTRICT dx /* [n,120] */)
+{
+    const int64_t SIZE = 120; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = v > 0 ? g : (dlc_float)0;
+        dx[i] = d;
+    }
+}
+
+/* lenet5.net:14: h      = flatten(c2) |> dense(120, name="fc1") |> relu
+ * fc1: backward of dense [400], [120] -> [400] */
+static void t18_fc1_dense_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,400] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,120] */,
+        const dlc_float *DLC_RESTRICT weight /* [120,400] */,
+        dlc_float *DLC_RESTRICT dx /* [n,400] */,
+        dlc_float *DLC_RESTRICT dweight /* [120,400] */,
+        dlc_float *DLC_RESTRICT dbias /* [120] */)
+{
+    enum { ROWS = 1, IN = 400, UNITS = 120 }; /* per sample */
+    dlc_gemm(0, 0, n * ROWS, IN, UNITS, 1, dy, UNITS, weight, IN, 0, dx, IN); /* dx = dy W */
+    dlc_gemm(1, 0, UNITS, IN, n * ROWS, 1, dy, UNITS, x, IN, 0, dweight, IN); /* dW = dy^T x */
+    for (int u = 0; u < UNITS; u++)
+        dbias[u] = 0;
+    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
+        for (int u = 0; u < UNITS; u++)
+            dbias[u] += dy[r * UNITS + u];
+}
+
+/* lenet5.net:14: h      = flatten(c2) |> dense(120, name="fc1") |> relu
+ * h.0: backward of flatten [400] -> [16,5,5] */
+static void t19_h_0_flatten(int n,
+        const dlc_float *DLC_RESTRICT x0 /* [n,400] */,
+        dlc_float *DLC_RESTRICT y0 /* [n,16,5,5] */)
+{
+    const int64_t SIZE = 400; /* elements per sample */
+    memcpy(y0, x0, (size_t)n * SIZE * sizeof *y0);
+}
+
+/* lenet5.net:13: c2     = conv2d(c1, 16, kernel=5, name="conv2") |> relu |> maxpool2d(2)
+ * c2.2: backward of maxpool2d [16,10,10], [16,5,5] -> [16,10,10] */
+static void t20_c2_2_maxpool2d_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,16,10,10] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,16,5,5] */,
+        dlc_float *DLC_RESTRICT dx /* [n,16,10,10] */)
+{
+    enum {
+        C = 16, H = 10, W = 10, OH = 5, OW = 5,
+        KH = 2, KW = 2, SH = 2, SW = 2, PH = 0, PW = 0,
+        DH = 1, DW = 1 /* dilation */
+    };
+    for (int64_t nc = 0; nc < (int64_t)n * C; nc++) { /* each (sample, channel) plane */
+        const dlc_float *xp = x + nc * (H * W), *gp = dy + nc * (OH * OW);
+        dlc_float *dxp = dx + nc * (H * W);
+        for (int hw = 0; hw < H * W; hw++)
+            dxp[hw] = 0;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                dlc_float m = -INFINITY;
+                int at = -1; /* the first maximal element, in the forward's scan order */
+                for (int kh = 0; kh < KH; kh++) {
+                    int h = oh * SH - PH + kh * DH;
+                    if (h < 0 || h >= H)
+                        continue;
+                    for (int kw = 0; kw < KW; kw++) {
+                        int w = ow * SW - PW + kw * DW;
+                        if (w < 0 || w >= W)
+                            continue;
+                        dlc_float v = xp[h * W + w];
+                        if (at < 0 || v > m || isnan(v)) { /* the first element starts the scan */
+                            m = v;
+                            at = h * W + w;
+                        }
+                    }
+                }
+                if (at >= 0)
+                    dxp[at] += gp[oh * OW + ow];
+            }
+    }
+}
+
+/* lenet5.net:13: c2     = conv2d(c1, 16, kernel=5, name="conv2") |> relu |> maxpool2d(2)
+ * c2.1: backward of relu [16,10,10], [16,10,10] -> [16,10,10] */
+static void t21_c2_1_relu_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,16,10,10] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,16,10,10] */,
+        dlc_float *DLC_RESTRICT dx /* [n,16,10,10] */)
+{
+    const int64_t SIZE = 1600; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = v > 0 ? g : (dlc_float)0;
+        dx[i] = d;
+    }
+}
+
+/* lenet5.net:13: c2     = conv2d(c1, 16, kernel=5, name="conv2") |> relu |> maxpool2d(2)
+ * conv2: backward of conv2d [6,14,14], [16,10,10] -> [6,14,14] */
+static void t22_conv2_conv2d_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,6,14,14] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,16,10,10] */,
+        const dlc_float *DLC_RESTRICT weight /* [16,6,5,5] */,
+        dlc_float *DLC_RESTRICT dx /* [n,6,14,14] */,
+        dlc_float *DLC_RESTRICT dweight /* [16,6,5,5] */,
+        dlc_float *DLC_RESTRICT dbias /* [16] */,
+        dlc_float *DLC_RESTRICT ws /* 15000 elements */)
+{
+    static const dlc_conv2d_shape S = {
+        6, 14, 14,   /* input  C, H, W */
+        16, 10, 10,   /* output K, OH, OW */
+        5, 5,       /* kernel */
+        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
+        1            /* groups */
+    };
+    dlc_conv2d_backward_data(&S, n, dy, weight, dx, ws);
+    dlc_conv2d_backward_weight(&S, n, x, dy, dweight, dbias, ws);
+}
+
+/* lenet5.net:12: c1     = conv2d(x, 6, kernel=5, pad=2, name="conv1") |> relu |> maxpool2d(2)
+ * c1.2: backward of maxpool2d [6,28,28], [6,14,14] -> [6,28,28] */
+static void t23_c1_2_maxpool2d_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,6,28,28] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,6,14,14] */,
+        dlc_float *DLC_RESTRICT dx /* [n,6,28,28] */)
+{
+    enum {
+        C = 6, H = 28, W = 28, OH = 14, OW = 14,
+        KH = 2, KW = 2, SH = 2, SW = 2, PH = 0, PW = 0,
+        DH = 1, DW = 1 /* dilation */
+    };
+    for (int64_t nc = 0; nc < (int64_t)n * C; nc++) { /* each (sample, channel) plane */
+        const dlc_float *xp = x + nc * (H * W), *gp = dy + nc * (OH * OW);
+        dlc_float *dxp = dx + nc * (H * W);
+        for (int hw = 0; hw < H * W; hw++)
+            dxp[hw] = 0;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                dlc_float m = -INFINITY;
+                int at = -1; /* the first maximal element, in the forward's scan order */
+                for (int kh = 0; kh < KH; kh++) {
+                    int h = oh * SH - PH + kh * DH;
+                    if (h < 0 || h >= H)
+                        continue;
+                    for (int kw = 0; kw < KW; kw++) {
+                        int w = ow * SW - PW + kw * DW;
+                        if (w < 0 || w >= W)
+                            continue;
+                        dlc_float v = xp[h * W + w];
+                        if (at < 0 || v > m || isnan(v)) { /* the first element starts the scan */
+                            m = v;
+                            at = h * W + w;
+                        }
+                    }
+                }
+                if (at >= 0)
+                    dxp[at] += gp[oh * OW + ow];
+            }
+    }
+}
+
+/* lenet5.net:12: c1     = conv2d(x, 6, kernel=5, pad=2, name="conv1") |> relu |> maxpool2d(2)
+ * c1.1: backward of relu [6,28,28], [6,28,28] -> [6,28,28] */
+static void t24_c1_1_relu_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,6,28,28] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,6,28,28] */,
+        dlc_float *DLC_RESTRICT dx /* [n,6,28,28] */)
+{
+    const int64_t SIZE = 4704; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = v > 0 ? g : (dlc_float)0;
+        dx[i] = d;
+    }
+}
+
+/* lenet5.net:12: c1     = conv2d(x, 6, kernel=5, pad=2, name="conv1") |> relu |> maxpool2d(2)
+ * conv1: backward of conv2d [1,28,28], [6,28,28] -> [6,1,5,5] */
+static void t25_conv1_conv2d_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,1,28,28] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,6,28,28] */,
+        dlc_float *DLC_RESTRICT dweight /* [6,1,5,5] */,
+        dlc_float *DLC_RESTRICT dbias /* [6] */,
+        dlc_float *DLC_RESTRICT ws /* 19600 elements */)
+{
+    static const dlc_conv2d_shape S = {
+        1, 28, 28,   /* input  C, H, W */
+        6, 28, 28,   /* output K, OH, OW */
+        5, 5,       /* kernel */
+        1, 1, 2, 2, 1, 1, /* stride, pad, dilation (h, w) */
+        1            /* groups */
+    };
+    dlc_conv2d_backward_weight(&S, n, x, dy, dweight, dbias, ws);
+}
+
 struct lenet5 {
-    dlc_float *params; /* LENET5_PARAM_COUNT */
+    dlc_float *params; /* LENET5_PARAM_COUNT, then LENET5_OPT_STATE_COUNT of optimizer state */
     dlc_float *arena;  /* LENET5_ARENA_COUNT */
+    dlc_float *grads;     /* LENET5_TRAINABLE_COUNT */
+    dlc_float *opt_state; /* LENET5_OPT_STATE_COUNT, after the parameters */
+    dlc_rng rng;          /* dropout masks */
+    int64_t step;         /* optimizer steps taken */
+    int64_t sched_t;      /* schedule steps taken */
+    double lr;            /* the current learning rate */
+    int training;         /* forward() in training mode */
+    int check_finite;     /* stop on a non-finite loss */
 };
 
 lenet5 *lenet5_create(void)
@@ -271,9 +639,11 @@ lenet5 *lenet5_create(void)
     lenet5 *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    m->params = calloc(LENET5_PARAM_COUNT ? LENET5_PARAM_COUNT : 1, sizeof *m->params);
+    m->params = calloc(LENET5_PARAM_COUNT + LENET5_OPT_STATE_COUNT, sizeof *m->params);
+    m->opt_state = m->params ? m->params + LENET5_PARAM_COUNT : NULL;
+    m->grads = calloc(LENET5_TRAINABLE_COUNT ? LENET5_TRAINABLE_COUNT : 1, sizeof *m->grads);
     m->arena = malloc(LENET5_ARENA_BYTES ? LENET5_ARENA_BYTES : 1);
-    if (!m->params || !m->arena) {
+    if (!m->params || !m->arena || !m->grads) {
         lenet5_destroy(m);
         return NULL;
     }
@@ -286,6 +656,7 @@ void lenet5_destroy(lenet5 *m)
     if (!m)
         return;
     free(m->params);
+    free(m->grads);
     free(m->arena);
     free(m);
 }
@@ -295,6 +666,11 @@ void lenet5_init(lenet5 *m, uint64_t seed)
     for (int i = 0; i < 10; i++)
         dlc_init_fill(m->params + lenet5_param_descs[i].offset, lenet5_param_descs[i].count,
                       &lenet5_param_inits[i], seed, (uint64_t)i);
+    dlc_optim_init_state(&lenet5_optim, m->opt_state, LENET5_TRAINABLE_COUNT);
+    dlc_rng_seed(&m->rng, seed, 0xd209);   /* dropout's stream */
+    m->step = 0;
+    m->sched_t = 0;
+    m->lr = dlc_schedule_lr(&lenet5_schedule, lenet5_optim.lr, 0); /* warmup starts low */
 }
 
 int lenet5_load(lenet5 *m, const char *path, dlc_errinfo *err)
@@ -322,12 +698,194 @@ const char *lenet5_strerror(int err)
     return dlc_strerror(err);
 }
 
+static int lenet5_forward_training(lenet5 *m, const dlc_float *x, dlc_float *logits, int n)
+{
+    dlc_float *a = m->arena, *p = m->params, *g = m->grads;
+    (void)g;
+    k0_conv1_conv2d(n, x, p + 0, p + 150, a + 0, a + 301056);
+    k1_c1_1_relu(n, a + 0, a + 301056);
+    k2_c1_2_maxpool2d(n, a + 301056, a + 0);
+    k3_conv2_conv2d(n, a + 0, p + 156, p + 2556, a + 75264, a + 177664);
+    k4_c2_1_relu(n, a + 75264, a + 177664);
+    k5_c2_2_maxpool2d(n, a + 177664, a + 75264);
+    k6_h_0_flatten(n, a + 75264, a + 100864);
+    k7_fc1_dense(n, a + 100864, p + 2572, p + 50572, a + 75264);
+    k8_h_2_relu(n, a + 75264, a + 82944);
+    k9_fc2_dense(n, a + 82944, p + 50692, p + 60772, a + 75264);
+    k10_h_4_relu(n, a + 75264, a + 90624);
+    k11_fc3_dense(n, a + 90624, p + 60856, p + 61696, a + 75264);
+    memcpy(logits, a + 75264, (size_t)n * 10 * sizeof(dlc_float));
+    return DLC_OK;
+}
+
+int lenet5_compute_gradients(lenet5 *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss)
+{
+    if (!m || !loss || !x || !labels)
+        return DLC_ERR_ARG;
+    if (n < 1 || n > LENET5_BATCH)
+        return DLC_ERR_BATCH;
+    for (int64_t i = 0; i < (int64_t)n * 1; i++)
+        if (labels[i] < 0 || labels[i] >= 10)
+            return DLC_ERR_LABEL;
+    dlc_float *a = m->arena, *p = m->params, *g = m->grads;
+    memset(g, 0, (size_t)LENET5_TRAINABLE_COUNT * sizeof *g);
+    k0_conv1_conv2d(n, x, p + 0, p + 150, a + 0, a + 301056);
+    k1_c1_1_relu(n, a + 0, a + 301056);
+    k2_c1_2_maxpool2d(n, a + 301056, a + 0);
+    k3_conv2_conv2d(n, a + 0, p + 156, p + 2556, a + 75264, a + 177664);
+    k4_c2_1_relu(n, a + 75264, a + 177664);
+    k5_c2_2_maxpool2d(n, a + 177664, a + 75264);
+    k6_h_0_flatten(n, a + 75264, a + 100864);
+    k7_fc1_dense(n, a + 100864, p + 2572, p + 50572, a + 75264);
+    k8_h_2_relu(n, a + 75264, a + 82944);
+    k9_fc2_dense(n, a + 82944, p + 50692, p + 60772, a + 75264);
+    k10_h_4_relu(n, a + 75264, a + 90624);
+    k11_fc3_dense(n, a + 90624, p + 60856, p + 61696, a + 75264);
+    k12_loss_0_cross_entropy(n, a + 75264, labels, a + 75904);
+    t13_loss_0_cross_entropy_grad(n, a + 75264, labels, a + 75920);
+    t14_fc3_dense_grad(n, a + 90624, a + 75920, p + 60856, a + 76560, g + 60856, g + 61696);
+    t15_h_4_relu_grad(n, a + 90624, a + 76560, a + 126464);
+    t16_fc2_dense_grad(n, a + 82944, a + 126464, p + 50692, a + 90624, g + 50692, g + 60772);
+    t17_h_2_relu_grad(n, a + 82944, a + 90624, a + 126464);
+    t18_fc1_dense_grad(n, a + 100864, a + 126464, p + 2572, a + 134144, g + 2572, g + 50572);
+    t19_h_0_flatten(n, a + 134144, a + 75920);
+    t20_c2_2_maxpool2d_grad(n, a + 177664, a + 75920, a + 602112);
+    t21_c2_1_relu_grad(n, a + 177664, a + 602112, a + 704512);
+    t22_conv2_conv2d_grad(n, a + 0, a + 704512, p + 156, a + 75920, g + 156, g + 2556, a + 151184);
+    t23_c1_2_maxpool2d_grad(n, a + 301056, a + 75920, a + 602112);
+    t24_c1_1_relu_grad(n, a + 301056, a + 602112, a + 903168);
+    t25_conv1_conv2d_grad(n, x, a + 903168, g + 0, g + 150, a + 0);
+    *loss = a[75904] + (dlc_float)dlc_optim_penalty(&lenet5_optim, p, LENET5_TRAINABLE_COUNT);
+    if (m->check_finite && !isfinite(*loss))
+        return DLC_ERR_NONFINITE_LOSS;
+    return DLC_OK;
+}
+
+int lenet5_train_step(lenet5 *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss)
+{
+    int err = lenet5_compute_gradients(m, x, labels, n, loss);
+    if (err)
+        return err;
+    m->step++;
+    dlc_optim_step(&lenet5_optim, m->params, m->grads, m->opt_state, LENET5_TRAINABLE_COUNT, m->lr, m->step);
+    if (lenet5_schedule.per_step)
+        m->lr = dlc_schedule_lr(&lenet5_schedule, lenet5_optim.lr, ++m->sched_t);
+    return DLC_OK;
+}
+
+int lenet5_eval_loss(lenet5 *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss)
+{
+    if (!m || !loss || !x || !labels)
+        return DLC_ERR_ARG;
+    if (n < 1 || n > LENET5_BATCH)
+        return DLC_ERR_BATCH;
+    for (int64_t i = 0; i < (int64_t)n * 1; i++)
+        if (labels[i] < 0 || labels[i] >= 10)
+            return DLC_ERR_LABEL;
+    dlc_float *a = m->arena;
+    const dlc_float *p = m->params;
+    k0_conv1_conv2d(n, x, p + 0, p + 150, a + 0, a + 301056);
+    k1_c1_1_relu(n, a + 0, a + 301056);
+    k2_c1_2_maxpool2d(n, a + 301056, a + 0);
+    k3_conv2_conv2d(n, a + 0, p + 156, p + 2556, a + 75264, a + 177664);
+    k4_c2_1_relu(n, a + 75264, a + 177664);
+    k5_c2_2_maxpool2d(n, a + 177664, a + 0);
+    k6_h_0_flatten(n, a + 0, a + 25600);
+    k7_fc1_dense(n, a + 25600, p + 2572, p + 50572, a + 0);
+    k8_h_2_relu(n, a + 0, a + 7680);
+    k9_fc2_dense(n, a + 7680, p + 50692, p + 60772, a + 0);
+    k10_h_4_relu(n, a + 0, a + 5376);
+    k11_fc3_dense(n, a + 5376, p + 60856, p + 61696, a + 0);
+    k12_loss_0_cross_entropy(n, a + 0, labels, a + 640);
+    *loss = a[640] + (dlc_float)dlc_optim_penalty(&lenet5_optim, p, LENET5_TRAINABLE_COUNT);
+    return DLC_OK;
+}
+
+dlc_float *lenet5_grads(lenet5 *m)
+{
+    return m ? m->grads : NULL;
+}
+
+void lenet5_set_training(lenet5 *m, int on)
+{
+    m->training = on != 0;
+}
+
+void lenet5_set_lr(lenet5 *m, double lr)
+{
+    m->lr = lr;
+}
+
+double lenet5_lr(const lenet5 *m)
+{
+    return m->lr;
+}
+
+void lenet5_schedule_step(lenet5 *m)
+{
+    if (!lenet5_schedule.per_step)
+        m->lr = dlc_schedule_lr(&lenet5_schedule, lenet5_optim.lr, ++m->sched_t);
+}
+
+int64_t lenet5_step(const lenet5 *m)
+{
+    return m->step;
+}
+
+void lenet5_check_finite(lenet5 *m, int on)
+{
+    m->check_finite = on != 0;
+}
+
+int lenet5_save_checkpoint(const lenet5 *m, const char *path, dlc_errinfo *err)
+{
+    char step[24], sched[24], lr[32], rng_state[24], rng_inc[24];
+    if (!m || !path)
+        return DLC_ERR_ARG;
+    snprintf(step, sizeof step, "%lld", (long long)m->step);
+    snprintf(sched, sizeof sched, "%lld", (long long)m->sched_t);
+    snprintf(lr, sizeof lr, "%.17g", m->lr);
+    snprintf(rng_state, sizeof rng_state, "%llu", (unsigned long long)m->rng.state);
+    snprintf(rng_inc, sizeof rng_inc, "%llu", (unsigned long long)m->rng.inc);
+    const char *const meta[] = { "dlc_model", "lenet5", "step", step, "schedule_step", sched,
+                                 "lr", lr, "rng_state", rng_state, "rng_inc", rng_inc };
+    return dlc_st_save(path, lenet5_checkpoint_descs, LENET5_CHECKPOINT_TENSORS, m->params, meta, 6, err);
+}
+
+int lenet5_load_checkpoint(lenet5 *m, const char *path, dlc_errinfo *err)
+{
+    char step[32], sched[32], lr[48], rng_state[32], rng_inc[32];
+    if (!m || !path)
+        return DLC_ERR_ARG;
+    int rc = dlc_st_read_meta(path, "step", step, sizeof step, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "schedule_step", sched, sizeof sched, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "lr", lr, sizeof lr, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "rng_state", rng_state, sizeof rng_state, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "rng_inc", rng_inc, sizeof rng_inc, err);
+    if (!rc)
+        rc = dlc_st_load(path, lenet5_checkpoint_descs, LENET5_CHECKPOINT_TENSORS, m->params, err);
+    if (rc)
+        return rc;
+    m->step = strtoll(step, NULL, 10);
+    m->sched_t = strtoll(sched, NULL, 10);
+    m->lr = strtod(lr, NULL);
+    m->rng.state = strtoull(rng_state, NULL, 10);
+    m->rng.inc = strtoull(rng_inc, NULL, 10);
+    return DLC_OK;
+}
+
 int lenet5_forward(lenet5 *m, const dlc_float *x, dlc_float *logits, int n)
 {
     if (!m || !x || !logits)
         return DLC_ERR_ARG;
     if (n < 1 || n > LENET5_BATCH)
         return DLC_ERR_BATCH;
+    if (m->training)
+        return lenet5_forward_training(m, x, logits, n);
     dlc_float *a = m->arena;
     const dlc_float *p = m->params;
     k0_conv1_conv2d(n, x, p + 0, p + 150, a + 0, a + 301056);
@@ -357,12 +915,52 @@ static int lenet5_info_forward(void *m, const dlc_float *const *in, dlc_float *c
     return lenet5_forward(m, in[0], out[0], n);
 }
 
+static int lenet5_info_train_step(void *m, const dlc_float *const *in, const void *const *labels, int n,
+        dlc_float *loss)
+{
+    (void)labels;
+    return lenet5_train_step(m, in[0], (const int32_t *)labels[0], n, loss);
+}
+
+static int lenet5_info_compute_gradients(void *m, const dlc_float *const *in, const void *const *labels, int n,
+        dlc_float *loss)
+{
+    (void)labels;
+    return lenet5_compute_gradients(m, in[0], (const int32_t *)labels[0], n, loss);
+}
+
+static int lenet5_info_eval_loss(void *m, const dlc_float *const *in, const void *const *labels, int n,
+        dlc_float *loss)
+{
+    (void)labels;
+    return lenet5_eval_loss(m, in[0], (const int32_t *)labels[0], n, loss);
+}
+
+static dlc_float *lenet5_info_grads(void *m) { return lenet5_grads(m); }
+static void lenet5_info_set_training(void *m, int on) { lenet5_set_training(m, on); }
+static void lenet5_info_set_lr(void *m, double lr) { lenet5_set_lr(m, lr); }
+static double lenet5_info_lr(const void *m) { return lenet5_lr(m); }
+static void lenet5_info_schedule_step(void *m) { lenet5_schedule_step(m); }
+static int64_t lenet5_info_step(const void *m) { return lenet5_step(m); }
+static int lenet5_info_save_checkpoint(const void *m, const char *path)
+{
+    return lenet5_save_checkpoint(m, path, NULL);
+}
+static int lenet5_info_load_checkpoint(void *m, const char *path)
+{
+    return lenet5_load_checkpoint(m, path, NULL);
+}
+
 static const dlc_model_info lenet5_info_table = {
     "lenet5", LENET5_BATCH, 1, 1, 10,
     lenet5_input_descs, lenet5_output_descs, lenet5_param_descs,
     LENET5_PARAM_COUNT, LENET5_ARENA_COUNT,
     lenet5_info_create, lenet5_info_destroy, lenet5_info_init, lenet5_info_load, lenet5_info_save,
-    lenet5_info_params, lenet5_info_forward
+    lenet5_info_params, lenet5_info_forward,
+    1, lenet5_label_descs, LENET5_TRAINABLE_COUNT,
+    lenet5_info_train_step, lenet5_info_compute_gradients, lenet5_info_eval_loss, lenet5_info_grads,
+    lenet5_info_set_training, lenet5_info_set_lr, lenet5_info_lr, lenet5_info_schedule_step, lenet5_info_step,
+    lenet5_info_save_checkpoint, lenet5_info_load_checkpoint, NULL
 };
 
 const dlc_model_info *lenet5_info(void)

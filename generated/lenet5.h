@@ -17,7 +17,7 @@ extern "C" {
 #define LENET5_OUT_LOGITS_SIZE 10 /* logits: [10] per sample */
 #define LENET5_OUT_SIZE 10
 #define LENET5_PARAM_COUNT 61706 /* elements in the parameter block */
-#define LENET5_ARENA_COUNT 602112 /* elements in the activation arena */
+#define LENET5_ARENA_COUNT 1204224 /* elements in the activation arena */
 #define LENET5_ARENA_BYTES ((size_t)LENET5_ARENA_COUNT * sizeof(dlc_float))
 
 typedef struct lenet5 lenet5;
@@ -36,6 +36,28 @@ int lenet5_forward(lenet5 *m, const dlc_float *x, dlc_float *logits, int n);
 dlc_float *lenet5_params(lenet5 *m);
 const dlc_model_info *lenet5_info(void);
 const char *lenet5_strerror(int err);
+
+/* Training (adam; docs/training.md). */
+#define LENET5_TRAINABLE_COUNT 61706 /* parameters [0, this) are trained */
+#define LENET5_OPT_STATE_COUNT 123412 /* optimizer state: 2 slabs */
+#define LENET5_TRAIN_ARENA_COUNT 1204224 /* the training step's arena (activations kept for backward, gradients) */
+#define LENET5_LABEL_LABELS_SIZE 1 /* labels: [] int32_t per sample */
+/* One training step on n samples: forward in training mode, loss, backward, optimizer update. */
+int lenet5_train_step(lenet5 *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss);
+/* Forward, loss and backward without the update: gradients in lenet5_grads(). */
+int lenet5_compute_gradients(lenet5 *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss);
+/* The loss in eval mode (running statistics, no dropout), with no gradients. */
+int lenet5_eval_loss(lenet5 *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss);
+dlc_float *lenet5_grads(lenet5 *m);        /* LENET5_TRAINABLE_COUNT elements, parallel to the parameters */
+void lenet5_set_training(lenet5 *m, int on); /* forward() in training mode (batch statistics, dropout) */
+void lenet5_set_lr(lenet5 *m, double lr);
+double lenet5_lr(const lenet5 *m);
+void lenet5_schedule_step(lenet5 *m);     /* one step of the learning-rate schedule (an epoch) */
+int64_t lenet5_step(const lenet5 *m);     /* optimizer steps taken */
+void lenet5_check_finite(lenet5 *m, int on); /* train_step fails with DLC_ERR_NONFINITE_LOSS on a NaN or infinite loss */
+/* Parameters, buffers, optimizer state, step and learning rate; written atomically. */
+int lenet5_save_checkpoint(const lenet5 *m, const char *path, dlc_errinfo *err);
+int lenet5_load_checkpoint(lenet5 *m, const char *path, dlc_errinfo *err);
 
 #ifdef __cplusplus
 }

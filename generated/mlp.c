@@ -2,6 +2,7 @@
 #include "mlp.h"
 
 #include <math.h>
+#include <stdio.h> /* checkpoint metadata */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,12 +10,12 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc mlp_param_descs[6] = {
-    { "fc1.weight", 2, {256, 784}, 0, 200704 },
-    { "fc1.bias", 1, {256}, 200704, 256 },
-    { "fc2.weight", 2, {128, 256}, 200960, 32768 },
-    { "fc2.bias", 1, {128}, 233728, 128 },
-    { "fc3.weight", 2, {10, 128}, 233856, 1280 },
-    { "fc3.bias", 1, {10}, 235136, 10 },
+    { "fc1.weight", 2, {256, 784}, 0, 200704, 0 },
+    { "fc1.bias", 1, {256}, 200704, 256, 0 },
+    { "fc2.weight", 2, {128, 256}, 200960, 32768, 0 },
+    { "fc2.bias", 1, {128}, 233728, 128, 0 },
+    { "fc3.weight", 2, {10, 128}, 233856, 1280, 0 },
+    { "fc3.bias", 1, {10}, 235136, 10, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -28,12 +29,48 @@ static const dlc_init_spec mlp_param_inits[6] = {
 };
 
 static const dlc_tensor_desc mlp_input_descs[1] = {
-    { "x", 3, {1, 28, 28}, 0, 784 },
+    { "x", 3, {1, 28, 28}, 0, 784, 0 },
 };
 
 static const dlc_tensor_desc mlp_output_descs[1] = {
-    { "logits", 1, {10}, 0, 10 },
+    { "logits", 1, {10}, 0, 10, 0 },
 };
+
+/* sgd, as torch.optim; fields in the order of dlc_optim. */
+static const dlc_optim mlp_optim = {
+    DLC_OPT_SGD, 0.01, /* lr */
+    0.90000000000000002, 0, 0, /* momentum, dampening, nesterov */
+    0, /* weight_decay */
+    0.90000000000000002, 0.999, 0, 0, /* beta1, beta2, eps, amsgrad */
+    0, 0, /* alpha, centered */
+    0, 0, /* lr_decay, initial_accumulator_value */
+    0, 0, 0 /* l1, l2, clip_norm */
+};
+
+static const dlc_schedule mlp_schedule = {
+    DLC_SCHED_NONE, 0, 0, {0}, 0,
+    0, 0, 0, 0, 0 /* t_max, eta_min, start_factor, total_iters, per_step */
+};
+
+static const dlc_tensor_desc mlp_label_descs[1] = {
+    { "labels", 0, {0}, 0, 1, 1 },
+};
+
+static const dlc_tensor_desc mlp_checkpoint_descs[] = {
+    { "fc1.weight", 2, {256, 784}, 0, 200704, 0 },
+    { "fc1.bias", 1, {256}, 200704, 256, 0 },
+    { "fc2.weight", 2, {128, 256}, 200960, 32768, 0 },
+    { "fc2.bias", 1, {128}, 233728, 128, 0 },
+    { "fc3.weight", 2, {10, 128}, 233856, 1280, 0 },
+    { "fc3.bias", 1, {10}, 235136, 10, 0 },
+    { "optimizer.fc1.weight.momentum_buffer", 2, {256, 784}, 235146, 200704, 0 },
+    { "optimizer.fc1.bias.momentum_buffer", 1, {256}, 435850, 256, 0 },
+    { "optimizer.fc2.weight.momentum_buffer", 2, {128, 256}, 436106, 32768, 0 },
+    { "optimizer.fc2.bias.momentum_buffer", 1, {128}, 468874, 128, 0 },
+    { "optimizer.fc3.weight.momentum_buffer", 2, {10, 128}, 469002, 1280, 0 },
+    { "optimizer.fc3.bias.momentum_buffer", 1, {10}, 470282, 10, 0 },
+};
+enum { MLP_CHECKPOINT_TENSORS = 12 };
 
 /* mlp.net:11: h1     = flatten(x) |> dense(256, name="fc1") |> relu
  * h1.0: flatten [1,28,28] -> [784] */
@@ -119,9 +156,157 @@ static void k5_fc3_dense(int n,
             y0[r * UNITS + u] += bias[u];
 }
 
+/* mlp.net:17: loss      = cross_entropy(logits)
+ * loss.0: loss cross_entropy [10], [] -> [1] */
+static void k6_loss_0_cross_entropy(int n,
+        const dlc_float *DLC_RESTRICT x0 /* [n,10] */,
+        const int32_t *DLC_RESTRICT x1 /* [n,] */,
+        dlc_float *DLC_RESTRICT y0 /* [1] */)
+{
+    enum { C = 10, POS = 1 }; /* classes, positions per sample */
+    const dlc_float eps = (dlc_float)0.0;
+    double total = 0;
+    for (int s = 0; s < n; s++)
+        for (int p = 0; p < POS; p++) {
+            const dlc_float *x = x0 + (int64_t)s * C * POS + p;
+            dlc_float max = x[0], sum = 0, mean_x = 0;
+            for (int c = 1; c < C; c++)
+                max = x[c * POS] > max ? x[c * POS] : max;
+            for (int c = 0; c < C; c++) {
+                sum += dlc_exp(x[c * POS] - max);
+                mean_x += x[c * POS];
+            }
+            dlc_float lse = max + dlc_log(sum);
+            total += (1 - eps) * (lse - x[x1[s * POS + p] * POS]) + eps * (lse - mean_x / C);
+        }
+    y0[0] = (dlc_float)(total / ((dlc_float)n * POS));
+}
+
+/* mlp.net:17: loss      = cross_entropy(logits)
+ * loss.0: backward of cross_entropy [10], [] -> [10] */
+static void t7_loss_0_cross_entropy_grad(int n,
+        const dlc_float *DLC_RESTRICT pred /* [n,10] */,
+        const int32_t *DLC_RESTRICT labels /* [n,] */,
+        dlc_float *DLC_RESTRICT dx /* [n,10] */)
+{
+    enum { C = 10, POS = 1 }; /* classes, positions per sample */
+    const dlc_float eps = (dlc_float)0.0, scale = 1 / ((dlc_float)n * POS);
+    for (int s = 0; s < n; s++)
+        for (int p = 0; p < POS; p++) {
+            const dlc_float *x = pred + (int64_t)s * C * POS + p;
+            dlc_float *d = dx + (int64_t)s * C * POS + p;
+            dlc_float max = x[0], sum = 0;
+            for (int c = 1; c < C; c++)
+                max = x[c * POS] > max ? x[c * POS] : max;
+            for (int c = 0; c < C; c++)
+                sum += dlc_exp(x[c * POS] - max);
+            for (int c = 0; c < C; c++)
+                d[c * POS] = (dlc_exp(x[c * POS] - max) / sum - eps / C) * scale;
+            d[labels[s * POS + p] * POS] -= (1 - eps) * scale;
+        }
+}
+
+/* mlp.net:13: logits = dense(h2, 10, name="fc3")
+ * fc3: backward of dense [128], [10] -> [128] */
+static void t8_fc3_dense_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,128] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,10] */,
+        const dlc_float *DLC_RESTRICT weight /* [10,128] */,
+        dlc_float *DLC_RESTRICT dx /* [n,128] */,
+        dlc_float *DLC_RESTRICT dweight /* [10,128] */,
+        dlc_float *DLC_RESTRICT dbias /* [10] */)
+{
+    enum { ROWS = 1, IN = 128, UNITS = 10 }; /* per sample */
+    dlc_gemm(0, 0, n * ROWS, IN, UNITS, 1, dy, UNITS, weight, IN, 0, dx, IN); /* dx = dy W */
+    dlc_gemm(1, 0, UNITS, IN, n * ROWS, 1, dy, UNITS, x, IN, 0, dweight, IN); /* dW = dy^T x */
+    for (int u = 0; u < UNITS; u++)
+        dbias[u] = 0;
+    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
+        for (int u = 0; u < UNITS; u++)
+            dbias[u] += dy[r * UNITS + u];
+}
+
+/* mlp.net:12: h2     = dense(h1, 128, name="fc2") |> relu
+ * h2.1: backward of relu [128], [128] -> [128] */
+static void t9_h2_1_relu_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,128] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,128] */,
+        dlc_float *DLC_RESTRICT dx /* [n,128] */)
+{
+    const int64_t SIZE = 128; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = v > 0 ? g : (dlc_float)0;
+        dx[i] = d;
+    }
+}
+
+/* mlp.net:12: h2     = dense(h1, 128, name="fc2") |> relu
+ * fc2: backward of dense [256], [128] -> [256] */
+static void t10_fc2_dense_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,256] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,128] */,
+        const dlc_float *DLC_RESTRICT weight /* [128,256] */,
+        dlc_float *DLC_RESTRICT dx /* [n,256] */,
+        dlc_float *DLC_RESTRICT dweight /* [128,256] */,
+        dlc_float *DLC_RESTRICT dbias /* [128] */)
+{
+    enum { ROWS = 1, IN = 256, UNITS = 128 }; /* per sample */
+    dlc_gemm(0, 0, n * ROWS, IN, UNITS, 1, dy, UNITS, weight, IN, 0, dx, IN); /* dx = dy W */
+    dlc_gemm(1, 0, UNITS, IN, n * ROWS, 1, dy, UNITS, x, IN, 0, dweight, IN); /* dW = dy^T x */
+    for (int u = 0; u < UNITS; u++)
+        dbias[u] = 0;
+    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
+        for (int u = 0; u < UNITS; u++)
+            dbias[u] += dy[r * UNITS + u];
+}
+
+/* mlp.net:11: h1     = flatten(x) |> dense(256, name="fc1") |> relu
+ * h1.2: backward of relu [256], [256] -> [256] */
+static void t11_h1_2_relu_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,256] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,256] */,
+        dlc_float *DLC_RESTRICT dx /* [n,256] */)
+{
+    const int64_t SIZE = 256; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = v > 0 ? g : (dlc_float)0;
+        dx[i] = d;
+    }
+}
+
+/* mlp.net:11: h1     = flatten(x) |> dense(256, name="fc1") |> relu
+ * fc1: backward of dense [784], [256] -> [784] */
+static void t12_fc1_dense_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,784] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,256] */,
+        const dlc_float *DLC_RESTRICT weight /* [256,784] */,
+        dlc_float *DLC_RESTRICT dx /* [n,784] */,
+        dlc_float *DLC_RESTRICT dweight /* [256,784] */,
+        dlc_float *DLC_RESTRICT dbias /* [256] */)
+{
+    enum { ROWS = 1, IN = 784, UNITS = 256 }; /* per sample */
+    dlc_gemm(0, 0, n * ROWS, IN, UNITS, 1, dy, UNITS, weight, IN, 0, dx, IN); /* dx = dy W */
+    dlc_gemm(1, 0, UNITS, IN, n * ROWS, 1, dy, UNITS, x, IN, 0, dweight, IN); /* dW = dy^T x */
+    for (int u = 0; u < UNITS; u++)
+        dbias[u] = 0;
+    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
+        for (int u = 0; u < UNITS; u++)
+            dbias[u] += dy[r * UNITS + u];
+}
+
 struct mlp {
-    dlc_float *params; /* MLP_PARAM_COUNT */
+    dlc_float *params; /* MLP_PARAM_COUNT, then MLP_OPT_STATE_COUNT of optimizer state */
     dlc_float *arena;  /* MLP_ARENA_COUNT */
+    dlc_float *grads;     /* MLP_TRAINABLE_COUNT */
+    dlc_float *opt_state; /* MLP_OPT_STATE_COUNT, after the parameters */
+    dlc_rng rng;          /* dropout masks */
+    int64_t step;         /* optimizer steps taken */
+    int64_t sched_t;      /* schedule steps taken */
+    double lr;            /* the current learning rate */
+    int training;         /* forward() in training mode */
+    int check_finite;     /* stop on a non-finite loss */
 };
 
 mlp *mlp_create(void)
@@ -129,9 +314,11 @@ mlp *mlp_create(void)
     mlp *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    m->params = calloc(MLP_PARAM_COUNT ? MLP_PARAM_COUNT : 1, sizeof *m->params);
+    m->params = calloc(MLP_PARAM_COUNT + MLP_OPT_STATE_COUNT, sizeof *m->params);
+    m->opt_state = m->params ? m->params + MLP_PARAM_COUNT : NULL;
+    m->grads = calloc(MLP_TRAINABLE_COUNT ? MLP_TRAINABLE_COUNT : 1, sizeof *m->grads);
     m->arena = malloc(MLP_ARENA_BYTES ? MLP_ARENA_BYTES : 1);
-    if (!m->params || !m->arena) {
+    if (!m->params || !m->arena || !m->grads) {
         mlp_destroy(m);
         return NULL;
     }
@@ -144,6 +331,7 @@ void mlp_destroy(mlp *m)
     if (!m)
         return;
     free(m->params);
+    free(m->grads);
     free(m->arena);
     free(m);
 }
@@ -153,6 +341,11 @@ void mlp_init(mlp *m, uint64_t seed)
     for (int i = 0; i < 6; i++)
         dlc_init_fill(m->params + mlp_param_descs[i].offset, mlp_param_descs[i].count,
                       &mlp_param_inits[i], seed, (uint64_t)i);
+    dlc_optim_init_state(&mlp_optim, m->opt_state, MLP_TRAINABLE_COUNT);
+    dlc_rng_seed(&m->rng, seed, 0xd209);   /* dropout's stream */
+    m->step = 0;
+    m->sched_t = 0;
+    m->lr = dlc_schedule_lr(&mlp_schedule, mlp_optim.lr, 0); /* warmup starts low */
 }
 
 int mlp_load(mlp *m, const char *path, dlc_errinfo *err)
@@ -180,12 +373,169 @@ const char *mlp_strerror(int err)
     return dlc_strerror(err);
 }
 
+static int mlp_forward_training(mlp *m, const dlc_float *x, dlc_float *logits, int n)
+{
+    dlc_float *a = m->arena, *p = m->params, *g = m->grads;
+    (void)g;
+    k0_h1_0_flatten(n, x, a + 0);
+    k1_fc1_dense(n, a + 0, p + 0, p + 200704, a + 50176);
+    k2_h1_2_relu(n, a + 50176, a + 66560);
+    k3_fc2_dense(n, a + 66560, p + 200960, p + 233728, a + 50176);
+    k4_h2_1_relu(n, a + 50176, a + 58368);
+    k5_fc3_dense(n, a + 58368, p + 233856, p + 235136, a + 50176);
+    memcpy(logits, a + 50176, (size_t)n * 10 * sizeof(dlc_float));
+    return DLC_OK;
+}
+
+int mlp_compute_gradients(mlp *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss)
+{
+    if (!m || !loss || !x || !labels)
+        return DLC_ERR_ARG;
+    if (n < 1 || n > MLP_BATCH)
+        return DLC_ERR_BATCH;
+    for (int64_t i = 0; i < (int64_t)n * 1; i++)
+        if (labels[i] < 0 || labels[i] >= 10)
+            return DLC_ERR_LABEL;
+    dlc_float *a = m->arena, *p = m->params, *g = m->grads;
+    memset(g, 0, (size_t)MLP_TRAINABLE_COUNT * sizeof *g);
+    k0_h1_0_flatten(n, x, a + 0);
+    k1_fc1_dense(n, a + 0, p + 0, p + 200704, a + 50176);
+    k2_h1_2_relu(n, a + 50176, a + 66560);
+    k3_fc2_dense(n, a + 66560, p + 200960, p + 233728, a + 50176);
+    k4_h2_1_relu(n, a + 50176, a + 58368);
+    k5_fc3_dense(n, a + 58368, p + 233856, p + 235136, a + 50176);
+    k6_loss_0_cross_entropy(n, a + 50176, labels, a + 50816);
+    t7_loss_0_cross_entropy_grad(n, a + 50176, labels, a + 50832);
+    t8_fc3_dense_grad(n, a + 58368, a + 50832, p + 233856, a + 82944, g + 233856, g + 235136);
+    t9_h2_1_relu_grad(n, a + 58368, a + 82944, a + 91136);
+    t10_fc2_dense_grad(n, a + 66560, a + 91136, p + 200960, a + 99328, g + 200960, g + 233728);
+    t11_h1_2_relu_grad(n, a + 66560, a + 99328, a + 82944);
+    t12_fc1_dense_grad(n, a + 0, a + 82944, p + 0, a + 99328, g + 0, g + 200704);
+    *loss = a[50816] + (dlc_float)dlc_optim_penalty(&mlp_optim, p, MLP_TRAINABLE_COUNT);
+    if (m->check_finite && !isfinite(*loss))
+        return DLC_ERR_NONFINITE_LOSS;
+    return DLC_OK;
+}
+
+int mlp_train_step(mlp *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss)
+{
+    int err = mlp_compute_gradients(m, x, labels, n, loss);
+    if (err)
+        return err;
+    m->step++;
+    dlc_optim_step(&mlp_optim, m->params, m->grads, m->opt_state, MLP_TRAINABLE_COUNT, m->lr, m->step);
+    if (mlp_schedule.per_step)
+        m->lr = dlc_schedule_lr(&mlp_schedule, mlp_optim.lr, ++m->sched_t);
+    return DLC_OK;
+}
+
+int mlp_eval_loss(mlp *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss)
+{
+    if (!m || !loss || !x || !labels)
+        return DLC_ERR_ARG;
+    if (n < 1 || n > MLP_BATCH)
+        return DLC_ERR_BATCH;
+    for (int64_t i = 0; i < (int64_t)n * 1; i++)
+        if (labels[i] < 0 || labels[i] >= 10)
+            return DLC_ERR_LABEL;
+    dlc_float *a = m->arena;
+    const dlc_float *p = m->params;
+    k0_h1_0_flatten(n, x, a + 0);
+    k1_fc1_dense(n, a + 0, p + 0, p + 200704, a + 50176);
+    k2_h1_2_relu(n, a + 50176, a + 0);
+    k3_fc2_dense(n, a + 0, p + 200960, p + 233728, a + 16384);
+    k4_h2_1_relu(n, a + 16384, a + 0);
+    k5_fc3_dense(n, a + 0, p + 233856, p + 235136, a + 8192);
+    k6_loss_0_cross_entropy(n, a + 8192, labels, a + 0);
+    *loss = a[0] + (dlc_float)dlc_optim_penalty(&mlp_optim, p, MLP_TRAINABLE_COUNT);
+    return DLC_OK;
+}
+
+dlc_float *mlp_grads(mlp *m)
+{
+    return m ? m->grads : NULL;
+}
+
+void mlp_set_training(mlp *m, int on)
+{
+    m->training = on != 0;
+}
+
+void mlp_set_lr(mlp *m, double lr)
+{
+    m->lr = lr;
+}
+
+double mlp_lr(const mlp *m)
+{
+    return m->lr;
+}
+
+void mlp_schedule_step(mlp *m)
+{
+    if (!mlp_schedule.per_step)
+        m->lr = dlc_schedule_lr(&mlp_schedule, mlp_optim.lr, ++m->sched_t);
+}
+
+int64_t mlp_step(const mlp *m)
+{
+    return m->step;
+}
+
+void mlp_check_finite(mlp *m, int on)
+{
+    m->check_finite = on != 0;
+}
+
+int mlp_save_checkpoint(const mlp *m, const char *path, dlc_errinfo *err)
+{
+    char step[24], sched[24], lr[32], rng_state[24], rng_inc[24];
+    if (!m || !path)
+        return DLC_ERR_ARG;
+    snprintf(step, sizeof step, "%lld", (long long)m->step);
+    snprintf(sched, sizeof sched, "%lld", (long long)m->sched_t);
+    snprintf(lr, sizeof lr, "%.17g", m->lr);
+    snprintf(rng_state, sizeof rng_state, "%llu", (unsigned long long)m->rng.state);
+    snprintf(rng_inc, sizeof rng_inc, "%llu", (unsigned long long)m->rng.inc);
+    const char *const meta[] = { "dlc_model", "mlp", "step", step, "schedule_step", sched,
+                                 "lr", lr, "rng_state", rng_state, "rng_inc", rng_inc };
+    return dlc_st_save(path, mlp_checkpoint_descs, MLP_CHECKPOINT_TENSORS, m->params, meta, 6, err);
+}
+
+int mlp_load_checkpoint(mlp *m, const char *path, dlc_errinfo *err)
+{
+    char step[32], sched[32], lr[48], rng_state[32], rng_inc[32];
+    if (!m || !path)
+        return DLC_ERR_ARG;
+    int rc = dlc_st_read_meta(path, "step", step, sizeof step, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "schedule_step", sched, sizeof sched, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "lr", lr, sizeof lr, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "rng_state", rng_state, sizeof rng_state, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "rng_inc", rng_inc, sizeof rng_inc, err);
+    if (!rc)
+        rc = dlc_st_load(path, mlp_checkpoint_descs, MLP_CHECKPOINT_TENSORS, m->params, err);
+    if (rc)
+        return rc;
+    m->step = strtoll(step, NULL, 10);
+    m->sched_t = strtoll(sched, NULL, 10);
+    m->lr = strtod(lr, NULL);
+    m->rng.state = strtoull(rng_state, NULL, 10);
+    m->rng.inc = strtoull(rng_inc, NULL, 10);
+    return DLC_OK;
+}
+
 int mlp_forward(mlp *m, const dlc_float *x, dlc_float *logits, int n)
 {
     if (!m || !x || !logits)
         return DLC_ERR_ARG;
     if (n < 1 || n > MLP_BATCH)
         return DLC_ERR_BATCH;
+    if (m->training)
+        return mlp_forward_training(m, x, logits, n);
     dlc_float *a = m->arena;
     const dlc_float *p = m->params;
     k0_h1_0_flatten(n, x, a + 0);
@@ -209,12 +559,52 @@ static int mlp_info_forward(void *m, const dlc_float *const *in, dlc_float *cons
     return mlp_forward(m, in[0], out[0], n);
 }
 
+static int mlp_info_train_step(void *m, const dlc_float *const *in, const void *const *labels, int n,
+        dlc_float *loss)
+{
+    (void)labels;
+    return mlp_train_step(m, in[0], (const int32_t *)labels[0], n, loss);
+}
+
+static int mlp_info_compute_gradients(void *m, const dlc_float *const *in, const void *const *labels, int n,
+        dlc_float *loss)
+{
+    (void)labels;
+    return mlp_compute_gradients(m, in[0], (const int32_t *)labels[0], n, loss);
+}
+
+static int mlp_info_eval_loss(void *m, const dlc_float *const *in, const void *const *labels, int n,
+        dlc_float *loss)
+{
+    (void)labels;
+    return mlp_eval_loss(m, in[0], (const int32_t *)labels[0], n, loss);
+}
+
+static dlc_float *mlp_info_grads(void *m) { return mlp_grads(m); }
+static void mlp_info_set_training(void *m, int on) { mlp_set_training(m, on); }
+static void mlp_info_set_lr(void *m, double lr) { mlp_set_lr(m, lr); }
+static double mlp_info_lr(const void *m) { return mlp_lr(m); }
+static void mlp_info_schedule_step(void *m) { mlp_schedule_step(m); }
+static int64_t mlp_info_step(const void *m) { return mlp_step(m); }
+static int mlp_info_save_checkpoint(const void *m, const char *path)
+{
+    return mlp_save_checkpoint(m, path, NULL);
+}
+static int mlp_info_load_checkpoint(void *m, const char *path)
+{
+    return mlp_load_checkpoint(m, path, NULL);
+}
+
 static const dlc_model_info mlp_info_table = {
     "mlp", MLP_BATCH, 1, 1, 6,
     mlp_input_descs, mlp_output_descs, mlp_param_descs,
     MLP_PARAM_COUNT, MLP_ARENA_COUNT,
     mlp_info_create, mlp_info_destroy, mlp_info_init, mlp_info_load, mlp_info_save,
-    mlp_info_params, mlp_info_forward
+    mlp_info_params, mlp_info_forward,
+    1, mlp_label_descs, MLP_TRAINABLE_COUNT,
+    mlp_info_train_step, mlp_info_compute_gradients, mlp_info_eval_loss, mlp_info_grads,
+    mlp_info_set_training, mlp_info_set_lr, mlp_info_lr, mlp_info_schedule_step, mlp_info_step,
+    mlp_info_save_checkpoint, mlp_info_load_checkpoint, NULL
 };
 
 const dlc_model_info *mlp_info(void)

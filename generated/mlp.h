@@ -17,7 +17,7 @@ extern "C" {
 #define MLP_OUT_LOGITS_SIZE 10 /* logits: [10] per sample */
 #define MLP_OUT_SIZE 10
 #define MLP_PARAM_COUNT 235146 /* elements in the parameter block */
-#define MLP_ARENA_COUNT 66560 /* elements in the activation arena */
+#define MLP_ARENA_COUNT 149504 /* elements in the activation arena */
 #define MLP_ARENA_BYTES ((size_t)MLP_ARENA_COUNT * sizeof(dlc_float))
 
 typedef struct mlp mlp;
@@ -36,6 +36,28 @@ int mlp_forward(mlp *m, const dlc_float *x, dlc_float *logits, int n);
 dlc_float *mlp_params(mlp *m);
 const dlc_model_info *mlp_info(void);
 const char *mlp_strerror(int err);
+
+/* Training (sgd; docs/training.md). */
+#define MLP_TRAINABLE_COUNT 235146 /* parameters [0, this) are trained */
+#define MLP_OPT_STATE_COUNT 235146 /* optimizer state: 1 slab */
+#define MLP_TRAIN_ARENA_COUNT 149504 /* the training step's arena (activations kept for backward, gradients) */
+#define MLP_LABEL_LABELS_SIZE 1 /* labels: [] int32_t per sample */
+/* One training step on n samples: forward in training mode, loss, backward, optimizer update. */
+int mlp_train_step(mlp *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss);
+/* Forward, loss and backward without the update: gradients in mlp_grads(). */
+int mlp_compute_gradients(mlp *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss);
+/* The loss in eval mode (running statistics, no dropout), with no gradients. */
+int mlp_eval_loss(mlp *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss);
+dlc_float *mlp_grads(mlp *m);        /* MLP_TRAINABLE_COUNT elements, parallel to the parameters */
+void mlp_set_training(mlp *m, int on); /* forward() in training mode (batch statistics, dropout) */
+void mlp_set_lr(mlp *m, double lr);
+double mlp_lr(const mlp *m);
+void mlp_schedule_step(mlp *m);     /* one step of the learning-rate schedule (an epoch) */
+int64_t mlp_step(const mlp *m);     /* optimizer steps taken */
+void mlp_check_finite(mlp *m, int on); /* train_step fails with DLC_ERR_NONFINITE_LOSS on a NaN or infinite loss */
+/* Parameters, buffers, optimizer state, step and learning rate; written atomically. */
+int mlp_save_checkpoint(const mlp *m, const char *path, dlc_errinfo *err);
+int mlp_load_checkpoint(mlp *m, const char *path, dlc_errinfo *err);
 
 #ifdef __cplusplus
 }

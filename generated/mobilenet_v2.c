@@ -9,268 +9,268 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc mobilenet_v2_param_descs[262] = {
-    { "features.0.0.weight", 4, {32, 3, 3, 3}, 0, 864 },
-    { "features.0.1.weight", 1, {32}, 864, 32 },
-    { "features.0.1.bias", 1, {32}, 896, 32 },
-    { "features.0.1.running_mean", 1, {32}, 928, 32 },
-    { "features.0.1.running_var", 1, {32}, 960, 32 },
-    { "features.1.conv.0.0.weight", 4, {32, 1, 3, 3}, 992, 288 },
-    { "features.1.conv.0.1.weight", 1, {32}, 1280, 32 },
-    { "features.1.conv.0.1.bias", 1, {32}, 1312, 32 },
-    { "features.1.conv.0.1.running_mean", 1, {32}, 1344, 32 },
-    { "features.1.conv.0.1.running_var", 1, {32}, 1376, 32 },
-    { "features.1.conv.1.weight", 4, {16, 32, 1, 1}, 1408, 512 },
-    { "features.1.conv.2.weight", 1, {16}, 1920, 16 },
-    { "features.1.conv.2.bias", 1, {16}, 1936, 16 },
-    { "features.1.conv.2.running_mean", 1, {16}, 1952, 16 },
-    { "features.1.conv.2.running_var", 1, {16}, 1968, 16 },
-    { "features.2.conv.0.0.weight", 4, {96, 16, 1, 1}, 1984, 1536 },
-    { "features.2.conv.0.1.weight", 1, {96}, 3520, 96 },
-    { "features.2.conv.0.1.bias", 1, {96}, 3616, 96 },
-    { "features.2.conv.0.1.running_mean", 1, {96}, 3712, 96 },
-    { "features.2.conv.0.1.running_var", 1, {96}, 3808, 96 },
-    { "features.2.conv.1.0.weight", 4, {96, 1, 3, 3}, 3904, 864 },
-    { "features.2.conv.1.1.weight", 1, {96}, 4768, 96 },
-    { "features.2.conv.1.1.bias", 1, {96}, 4864, 96 },
-    { "features.2.conv.1.1.running_mean", 1, {96}, 4960, 96 },
-    { "features.2.conv.1.1.running_var", 1, {96}, 5056, 96 },
-    { "features.2.conv.2.weight", 4, {24, 96, 1, 1}, 5152, 2304 },
-    { "features.2.conv.3.weight", 1, {24}, 7456, 24 },
-    { "features.2.conv.3.bias", 1, {24}, 7480, 24 },
-    { "features.2.conv.3.running_mean", 1, {24}, 7504, 24 },
-    { "features.2.conv.3.running_var", 1, {24}, 7528, 24 },
-    { "features.3.conv.0.0.weight", 4, {144, 24, 1, 1}, 7552, 3456 },
-    { "features.3.conv.0.1.weight", 1, {144}, 11008, 144 },
-    { "features.3.conv.0.1.bias", 1, {144}, 11152, 144 },
-    { "features.3.conv.0.1.running_mean", 1, {144}, 11296, 144 },
-    { "features.3.conv.0.1.running_var", 1, {144}, 11440, 144 },
-    { "features.3.conv.1.0.weight", 4, {144, 1, 3, 3}, 11584, 1296 },
-    { "features.3.conv.1.1.weight", 1, {144}, 12880, 144 },
-    { "features.3.conv.1.1.bias", 1, {144}, 13024, 144 },
-    { "features.3.conv.1.1.running_mean", 1, {144}, 13168, 144 },
-    { "features.3.conv.1.1.running_var", 1, {144}, 13312, 144 },
-    { "features.3.conv.2.weight", 4, {24, 144, 1, 1}, 13456, 3456 },
-    { "features.3.conv.3.weight", 1, {24}, 16912, 24 },
-    { "features.3.conv.3.bias", 1, {24}, 16936, 24 },
-    { "features.3.conv.3.running_mean", 1, {24}, 16960, 24 },
-    { "features.3.conv.3.running_var", 1, {24}, 16984, 24 },
-    { "features.4.conv.0.0.weight", 4, {144, 24, 1, 1}, 17008, 3456 },
-    { "features.4.conv.0.1.weight", 1, {144}, 20464, 144 },
-    { "features.4.conv.0.1.bias", 1, {144}, 20608, 144 },
-    { "features.4.conv.0.1.running_mean", 1, {144}, 20752, 144 },
-    { "features.4.conv.0.1.running_var", 1, {144}, 20896, 144 },
-    { "features.4.conv.1.0.weight", 4, {144, 1, 3, 3}, 21040, 1296 },
-    { "features.4.conv.1.1.weight", 1, {144}, 22336, 144 },
-    { "features.4.conv.1.1.bias", 1, {144}, 22480, 144 },
-    { "features.4.conv.1.1.running_mean", 1, {144}, 22624, 144 },
-    { "features.4.conv.1.1.running_var", 1, {144}, 22768, 144 },
-    { "features.4.conv.2.weight", 4, {32, 144, 1, 1}, 22912, 4608 },
-    { "features.4.conv.3.weight", 1, {32}, 27520, 32 },
-    { "features.4.conv.3.bias", 1, {32}, 27552, 32 },
-    { "features.4.conv.3.running_mean", 1, {32}, 27584, 32 },
-    { "features.4.conv.3.running_var", 1, {32}, 27616, 32 },
-    { "features.5.conv.0.0.weight", 4, {192, 32, 1, 1}, 27648, 6144 },
-    { "features.5.conv.0.1.weight", 1, {192}, 33792, 192 },
-    { "features.5.conv.0.1.bias", 1, {192}, 33984, 192 },
-    { "features.5.conv.0.1.running_mean", 1, {192}, 34176, 192 },
-    { "features.5.conv.0.1.running_var", 1, {192}, 34368, 192 },
-    { "features.5.conv.1.0.weight", 4, {192, 1, 3, 3}, 34560, 1728 },
-    { "features.5.conv.1.1.weight", 1, {192}, 36288, 192 },
-    { "features.5.conv.1.1.bias", 1, {192}, 36480, 192 },
-    { "features.5.conv.1.1.running_mean", 1, {192}, 36672, 192 },
-    { "features.5.conv.1.1.running_var", 1, {192}, 36864, 192 },
-    { "features.5.conv.2.weight", 4, {32, 192, 1, 1}, 37056, 6144 },
-    { "features.5.conv.3.weight", 1, {32}, 43200, 32 },
-    { "features.5.conv.3.bias", 1, {32}, 43232, 32 },
-    { "features.5.conv.3.running_mean", 1, {32}, 43264, 32 },
-    { "features.5.conv.3.running_var", 1, {32}, 43296, 32 },
-    { "features.6.conv.0.0.weight", 4, {192, 32, 1, 1}, 43328, 6144 },
-    { "features.6.conv.0.1.weight", 1, {192}, 49472, 192 },
-    { "features.6.conv.0.1.bias", 1, {192}, 49664, 192 },
-    { "features.6.conv.0.1.running_mean", 1, {192}, 49856, 192 },
-    { "features.6.conv.0.1.running_var", 1, {192}, 50048, 192 },
-    { "features.6.conv.1.0.weight", 4, {192, 1, 3, 3}, 50240, 1728 },
-    { "features.6.conv.1.1.weight", 1, {192}, 51968, 192 },
-    { "features.6.conv.1.1.bias", 1, {192}, 52160, 192 },
-    { "features.6.conv.1.1.running_mean", 1, {192}, 52352, 192 },
-    { "features.6.conv.1.1.running_var", 1, {192}, 52544, 192 },
-    { "features.6.conv.2.weight", 4, {32, 192, 1, 1}, 52736, 6144 },
-    { "features.6.conv.3.weight", 1, {32}, 58880, 32 },
-    { "features.6.conv.3.bias", 1, {32}, 58912, 32 },
-    { "features.6.conv.3.running_mean", 1, {32}, 58944, 32 },
-    { "features.6.conv.3.running_var", 1, {32}, 58976, 32 },
-    { "features.7.conv.0.0.weight", 4, {192, 32, 1, 1}, 59008, 6144 },
-    { "features.7.conv.0.1.weight", 1, {192}, 65152, 192 },
-    { "features.7.conv.0.1.bias", 1, {192}, 65344, 192 },
-    { "features.7.conv.0.1.running_mean", 1, {192}, 65536, 192 },
-    { "features.7.conv.0.1.running_var", 1, {192}, 65728, 192 },
-    { "features.7.conv.1.0.weight", 4, {192, 1, 3, 3}, 65920, 1728 },
-    { "features.7.conv.1.1.weight", 1, {192}, 67648, 192 },
-    { "features.7.conv.1.1.bias", 1, {192}, 67840, 192 },
-    { "features.7.conv.1.1.running_mean", 1, {192}, 68032, 192 },
-    { "features.7.conv.1.1.running_var", 1, {192}, 68224, 192 },
-    { "features.7.conv.2.weight", 4, {64, 192, 1, 1}, 68416, 12288 },
-    { "features.7.conv.3.weight", 1, {64}, 80704, 64 },
-    { "features.7.conv.3.bias", 1, {64}, 80768, 64 },
-    { "features.7.conv.3.running_mean", 1, {64}, 80832, 64 },
-    { "features.7.conv.3.running_var", 1, {64}, 80896, 64 },
-    { "features.8.conv.0.0.weight", 4, {384, 64, 1, 1}, 80960, 24576 },
-    { "features.8.conv.0.1.weight", 1, {384}, 105536, 384 },
-    { "features.8.conv.0.1.bias", 1, {384}, 105920, 384 },
-    { "features.8.conv.0.1.running_mean", 1, {384}, 106304, 384 },
-    { "features.8.conv.0.1.running_var", 1, {384}, 106688, 384 },
-    { "features.8.conv.1.0.weight", 4, {384, 1, 3, 3}, 107072, 3456 },
-    { "features.8.conv.1.1.weight", 1, {384}, 110528, 384 },
-    { "features.8.conv.1.1.bias", 1, {384}, 110912, 384 },
-    { "features.8.conv.1.1.running_mean", 1, {384}, 111296, 384 },
-    { "features.8.conv.1.1.running_var", 1, {384}, 111680, 384 },
-    { "features.8.conv.2.weight", 4, {64, 384, 1, 1}, 112064, 24576 },
-    { "features.8.conv.3.weight", 1, {64}, 136640, 64 },
-    { "features.8.conv.3.bias", 1, {64}, 136704, 64 },
-    { "features.8.conv.3.running_mean", 1, {64}, 136768, 64 },
-    { "features.8.conv.3.running_var", 1, {64}, 136832, 64 },
-    { "features.9.conv.0.0.weight", 4, {384, 64, 1, 1}, 136896, 24576 },
-    { "features.9.conv.0.1.weight", 1, {384}, 161472, 384 },
-    { "features.9.conv.0.1.bias", 1, {384}, 161856, 384 },
-    { "features.9.conv.0.1.running_mean", 1, {384}, 162240, 384 },
-    { "features.9.conv.0.1.running_var", 1, {384}, 162624, 384 },
-    { "features.9.conv.1.0.weight", 4, {384, 1, 3, 3}, 163008, 3456 },
-    { "features.9.conv.1.1.weight", 1, {384}, 166464, 384 },
-    { "features.9.conv.1.1.bias", 1, {384}, 166848, 384 },
-    { "features.9.conv.1.1.running_mean", 1, {384}, 167232, 384 },
-    { "features.9.conv.1.1.running_var", 1, {384}, 167616, 384 },
-    { "features.9.conv.2.weight", 4, {64, 384, 1, 1}, 168000, 24576 },
-    { "features.9.conv.3.weight", 1, {64}, 192576, 64 },
-    { "features.9.conv.3.bias", 1, {64}, 192640, 64 },
-    { "features.9.conv.3.running_mean", 1, {64}, 192704, 64 },
-    { "features.9.conv.3.running_var", 1, {64}, 192768, 64 },
-    { "features.10.conv.0.0.weight", 4, {384, 64, 1, 1}, 192832, 24576 },
-    { "features.10.conv.0.1.weight", 1, {384}, 217408, 384 },
-    { "features.10.conv.0.1.bias", 1, {384}, 217792, 384 },
-    { "features.10.conv.0.1.running_mean", 1, {384}, 218176, 384 },
-    { "features.10.conv.0.1.running_var", 1, {384}, 218560, 384 },
-    { "features.10.conv.1.0.weight", 4, {384, 1, 3, 3}, 218944, 3456 },
-    { "features.10.conv.1.1.weight", 1, {384}, 222400, 384 },
-    { "features.10.conv.1.1.bias", 1, {384}, 222784, 384 },
-    { "features.10.conv.1.1.running_mean", 1, {384}, 223168, 384 },
-    { "features.10.conv.1.1.running_var", 1, {384}, 223552, 384 },
-    { "features.10.conv.2.weight", 4, {64, 384, 1, 1}, 223936, 24576 },
-    { "features.10.conv.3.weight", 1, {64}, 248512, 64 },
-    { "features.10.conv.3.bias", 1, {64}, 248576, 64 },
-    { "features.10.conv.3.running_mean", 1, {64}, 248640, 64 },
-    { "features.10.conv.3.running_var", 1, {64}, 248704, 64 },
-    { "features.11.conv.0.0.weight", 4, {384, 64, 1, 1}, 248768, 24576 },
-    { "features.11.conv.0.1.weight", 1, {384}, 273344, 384 },
-    { "features.11.conv.0.1.bias", 1, {384}, 273728, 384 },
-    { "features.11.conv.0.1.running_mean", 1, {384}, 274112, 384 },
-    { "features.11.conv.0.1.running_var", 1, {384}, 274496, 384 },
-    { "features.11.conv.1.0.weight", 4, {384, 1, 3, 3}, 274880, 3456 },
-    { "features.11.conv.1.1.weight", 1, {384}, 278336, 384 },
-    { "features.11.conv.1.1.bias", 1, {384}, 278720, 384 },
-    { "features.11.conv.1.1.running_mean", 1, {384}, 279104, 384 },
-    { "features.11.conv.1.1.running_var", 1, {384}, 279488, 384 },
-    { "features.11.conv.2.weight", 4, {96, 384, 1, 1}, 279872, 36864 },
-    { "features.11.conv.3.weight", 1, {96}, 316736, 96 },
-    { "features.11.conv.3.bias", 1, {96}, 316832, 96 },
-    { "features.11.conv.3.running_mean", 1, {96}, 316928, 96 },
-    { "features.11.conv.3.running_var", 1, {96}, 317024, 96 },
-    { "features.12.conv.0.0.weight", 4, {576, 96, 1, 1}, 317120, 55296 },
-    { "features.12.conv.0.1.weight", 1, {576}, 372416, 576 },
-    { "features.12.conv.0.1.bias", 1, {576}, 372992, 576 },
-    { "features.12.conv.0.1.running_mean", 1, {576}, 373568, 576 },
-    { "features.12.conv.0.1.running_var", 1, {576}, 374144, 576 },
-    { "features.12.conv.1.0.weight", 4, {576, 1, 3, 3}, 374720, 5184 },
-    { "features.12.conv.1.1.weight", 1, {576}, 379904, 576 },
-    { "features.12.conv.1.1.bias", 1, {576}, 380480, 576 },
-    { "features.12.conv.1.1.running_mean", 1, {576}, 381056, 576 },
-    { "features.12.conv.1.1.running_var", 1, {576}, 381632, 576 },
-    { "features.12.conv.2.weight", 4, {96, 576, 1, 1}, 382208, 55296 },
-    { "features.12.conv.3.weight", 1, {96}, 437504, 96 },
-    { "features.12.conv.3.bias", 1, {96}, 437600, 96 },
-    { "features.12.conv.3.running_mean", 1, {96}, 437696, 96 },
-    { "features.12.conv.3.running_var", 1, {96}, 437792, 96 },
-    { "features.13.conv.0.0.weight", 4, {576, 96, 1, 1}, 437888, 55296 },
-    { "features.13.conv.0.1.weight", 1, {576}, 493184, 576 },
-    { "features.13.conv.0.1.bias", 1, {576}, 493760, 576 },
-    { "features.13.conv.0.1.running_mean", 1, {576}, 494336, 576 },
-    { "features.13.conv.0.1.running_var", 1, {576}, 494912, 576 },
-    { "features.13.conv.1.0.weight", 4, {576, 1, 3, 3}, 495488, 5184 },
-    { "features.13.conv.1.1.weight", 1, {576}, 500672, 576 },
-    { "features.13.conv.1.1.bias", 1, {576}, 501248, 576 },
-    { "features.13.conv.1.1.running_mean", 1, {576}, 501824, 576 },
-    { "features.13.conv.1.1.running_var", 1, {576}, 502400, 576 },
-    { "features.13.conv.2.weight", 4, {96, 576, 1, 1}, 502976, 55296 },
-    { "features.13.conv.3.weight", 1, {96}, 558272, 96 },
-    { "features.13.conv.3.bias", 1, {96}, 558368, 96 },
-    { "features.13.conv.3.running_mean", 1, {96}, 558464, 96 },
-    { "features.13.conv.3.running_var", 1, {96}, 558560, 96 },
-    { "features.14.conv.0.0.weight", 4, {576, 96, 1, 1}, 558656, 55296 },
-    { "features.14.conv.0.1.weight", 1, {576}, 613952, 576 },
-    { "features.14.conv.0.1.bias", 1, {576}, 614528, 576 },
-    { "features.14.conv.0.1.running_mean", 1, {576}, 615104, 576 },
-    { "features.14.conv.0.1.running_var", 1, {576}, 615680, 576 },
-    { "features.14.conv.1.0.weight", 4, {576, 1, 3, 3}, 616256, 5184 },
-    { "features.14.conv.1.1.weight", 1, {576}, 621440, 576 },
-    { "features.14.conv.1.1.bias", 1, {576}, 622016, 576 },
-    { "features.14.conv.1.1.running_mean", 1, {576}, 622592, 576 },
-    { "features.14.conv.1.1.running_var", 1, {576}, 623168, 576 },
-    { "features.14.conv.2.weight", 4, {160, 576, 1, 1}, 623744, 92160 },
-    { "features.14.conv.3.weight", 1, {160}, 715904, 160 },
-    { "features.14.conv.3.bias", 1, {160}, 716064, 160 },
-    { "features.14.conv.3.running_mean", 1, {160}, 716224, 160 },
-    { "features.14.conv.3.running_var", 1, {160}, 716384, 160 },
-    { "features.15.conv.0.0.weight", 4, {960, 160, 1, 1}, 716544, 153600 },
-    { "features.15.conv.0.1.weight", 1, {960}, 870144, 960 },
-    { "features.15.conv.0.1.bias", 1, {960}, 871104, 960 },
-    { "features.15.conv.0.1.running_mean", 1, {960}, 872064, 960 },
-    { "features.15.conv.0.1.running_var", 1, {960}, 873024, 960 },
-    { "features.15.conv.1.0.weight", 4, {960, 1, 3, 3}, 873984, 8640 },
-    { "features.15.conv.1.1.weight", 1, {960}, 882624, 960 },
-    { "features.15.conv.1.1.bias", 1, {960}, 883584, 960 },
-    { "features.15.conv.1.1.running_mean", 1, {960}, 884544, 960 },
-    { "features.15.conv.1.1.running_var", 1, {960}, 885504, 960 },
-    { "features.15.conv.2.weight", 4, {160, 960, 1, 1}, 886464, 153600 },
-    { "features.15.conv.3.weight", 1, {160}, 1040064, 160 },
-    { "features.15.conv.3.bias", 1, {160}, 1040224, 160 },
-    { "features.15.conv.3.running_mean", 1, {160}, 1040384, 160 },
-    { "features.15.conv.3.running_var", 1, {160}, 1040544, 160 },
-    { "features.16.conv.0.0.weight", 4, {960, 160, 1, 1}, 1040704, 153600 },
-    { "features.16.conv.0.1.weight", 1, {960}, 1194304, 960 },
-    { "features.16.conv.0.1.bias", 1, {960}, 1195264, 960 },
-    { "features.16.conv.0.1.running_mean", 1, {960}, 1196224, 960 },
-    { "features.16.conv.0.1.running_var", 1, {960}, 1197184, 960 },
-    { "features.16.conv.1.0.weight", 4, {960, 1, 3, 3}, 1198144, 8640 },
-    { "features.16.conv.1.1.weight", 1, {960}, 1206784, 960 },
-    { "features.16.conv.1.1.bias", 1, {960}, 1207744, 960 },
-    { "features.16.conv.1.1.running_mean", 1, {960}, 1208704, 960 },
-    { "features.16.conv.1.1.running_var", 1, {960}, 1209664, 960 },
-    { "features.16.conv.2.weight", 4, {160, 960, 1, 1}, 1210624, 153600 },
-    { "features.16.conv.3.weight", 1, {160}, 1364224, 160 },
-    { "features.16.conv.3.bias", 1, {160}, 1364384, 160 },
-    { "features.16.conv.3.running_mean", 1, {160}, 1364544, 160 },
-    { "features.16.conv.3.running_var", 1, {160}, 1364704, 160 },
-    { "features.17.conv.0.0.weight", 4, {960, 160, 1, 1}, 1364864, 153600 },
-    { "features.17.conv.0.1.weight", 1, {960}, 1518464, 960 },
-    { "features.17.conv.0.1.bias", 1, {960}, 1519424, 960 },
-    { "features.17.conv.0.1.running_mean", 1, {960}, 1520384, 960 },
-    { "features.17.conv.0.1.running_var", 1, {960}, 1521344, 960 },
-    { "features.17.conv.1.0.weight", 4, {960, 1, 3, 3}, 1522304, 8640 },
-    { "features.17.conv.1.1.weight", 1, {960}, 1530944, 960 },
-    { "features.17.conv.1.1.bias", 1, {960}, 1531904, 960 },
-    { "features.17.conv.1.1.running_mean", 1, {960}, 1532864, 960 },
-    { "features.17.conv.1.1.running_var", 1, {960}, 1533824, 960 },
-    { "features.17.conv.2.weight", 4, {320, 960, 1, 1}, 1534784, 307200 },
-    { "features.17.conv.3.weight", 1, {320}, 1841984, 320 },
-    { "features.17.conv.3.bias", 1, {320}, 1842304, 320 },
-    { "features.17.conv.3.running_mean", 1, {320}, 1842624, 320 },
-    { "features.17.conv.3.running_var", 1, {320}, 1842944, 320 },
-    { "features.18.0.weight", 4, {1280, 320, 1, 1}, 1843264, 409600 },
-    { "features.18.1.weight", 1, {1280}, 2252864, 1280 },
-    { "features.18.1.bias", 1, {1280}, 2254144, 1280 },
-    { "features.18.1.running_mean", 1, {1280}, 2255424, 1280 },
-    { "features.18.1.running_var", 1, {1280}, 2256704, 1280 },
-    { "classifier.1.weight", 2, {1000, 1280}, 2257984, 1280000 },
-    { "classifier.1.bias", 1, {1000}, 3537984, 1000 },
+    { "features.0.0.weight", 4, {32, 3, 3, 3}, 0, 864, 0 },
+    { "features.0.1.weight", 1, {32}, 864, 32, 0 },
+    { "features.0.1.bias", 1, {32}, 896, 32, 0 },
+    { "features.0.1.running_mean", 1, {32}, 3504872, 32, 0 },
+    { "features.0.1.running_var", 1, {32}, 3504904, 32, 0 },
+    { "features.1.conv.0.0.weight", 4, {32, 1, 3, 3}, 928, 288, 0 },
+    { "features.1.conv.0.1.weight", 1, {32}, 1216, 32, 0 },
+    { "features.1.conv.0.1.bias", 1, {32}, 1248, 32, 0 },
+    { "features.1.conv.0.1.running_mean", 1, {32}, 3504936, 32, 0 },
+    { "features.1.conv.0.1.running_var", 1, {32}, 3504968, 32, 0 },
+    { "features.1.conv.1.weight", 4, {16, 32, 1, 1}, 1280, 512, 0 },
+    { "features.1.conv.2.weight", 1, {16}, 1792, 16, 0 },
+    { "features.1.conv.2.bias", 1, {16}, 1808, 16, 0 },
+    { "features.1.conv.2.running_mean", 1, {16}, 3505000, 16, 0 },
+    { "features.1.conv.2.running_var", 1, {16}, 3505016, 16, 0 },
+    { "features.2.conv.0.0.weight", 4, {96, 16, 1, 1}, 1824, 1536, 0 },
+    { "features.2.conv.0.1.weight", 1, {96}, 3360, 96, 0 },
+    { "features.2.conv.0.1.bias", 1, {96}, 3456, 96, 0 },
+    { "features.2.conv.0.1.running_mean", 1, {96}, 3505032, 96, 0 },
+    { "features.2.conv.0.1.running_var", 1, {96}, 3505128, 96, 0 },
+    { "features.2.conv.1.0.weight", 4, {96, 1, 3, 3}, 3552, 864, 0 },
+    { "features.2.conv.1.1.weight", 1, {96}, 4416, 96, 0 },
+    { "features.2.conv.1.1.bias", 1, {96}, 4512, 96, 0 },
+    { "features.2.conv.1.1.running_mean", 1, {96}, 3505224, 96, 0 },
+    { "features.2.conv.1.1.running_var", 1, {96}, 3505320, 96, 0 },
+    { "features.2.conv.2.weight", 4, {24, 96, 1, 1}, 4608, 2304, 0 },
+    { "features.2.conv.3.weight", 1, {24}, 6912, 24, 0 },
+    { "features.2.conv.3.bias", 1, {24}, 6936, 24, 0 },
+    { "features.2.conv.3.running_mean", 1, {24}, 3505416, 24, 0 },
+    { "features.2.conv.3.running_var", 1, {24}, 3505440, 24, 0 },
+    { "features.3.conv.0.0.weight", 4, {144, 24, 1, 1}, 6960, 3456, 0 },
+    { "features.3.conv.0.1.weight", 1, {144}, 10416, 144, 0 },
+    { "features.3.conv.0.1.bias", 1, {144}, 10560, 144, 0 },
+    { "features.3.conv.0.1.running_mean", 1, {144}, 3505464, 144, 0 },
+    { "features.3.conv.0.1.running_var", 1, {144}, 3505608, 144, 0 },
+    { "features.3.conv.1.0.weight", 4, {144, 1, 3, 3}, 10704, 1296, 0 },
+    { "features.3.conv.1.1.weight", 1, {144}, 12000, 144, 0 },
+    { "features.3.conv.1.1.bias", 1, {144}, 12144, 144, 0 },
+    { "features.3.conv.1.1.running_mean", 1, {144}, 3505752, 144, 0 },
+    { "features.3.conv.1.1.running_var", 1, {144}, 3505896, 144, 0 },
+    { "features.3.conv.2.weight", 4, {24, 144, 1, 1}, 12288, 3456, 0 },
+    { "features.3.conv.3.weight", 1, {24}, 15744, 24, 0 },
+    { "features.3.conv.3.bias", 1, {24}, 15768, 24, 0 },
+    { "features.3.conv.3.running_mean", 1, {24}, 3506040, 24, 0 },
+    { "features.3.conv.3.running_var", 1, {24}, 3506064, 24, 0 },
+    { "features.4.conv.0.0.weight", 4, {144, 24, 1, 1}, 15792, 3456, 0 },
+    { "features.4.conv.0.1.weight", 1, {144}, 19248, 144, 0 },
+    { "features.4.conv.0.1.bias", 1, {144}, 19392, 144, 0 },
+    { "features.4.conv.0.1.running_mean", 1, {144}, 3506088, 144, 0 },
+    { "features.4.conv.0.1.running_var", 1, {144}, 3506232, 144, 0 },
+    { "features.4.conv.1.0.weight", 4, {144, 1, 3, 3}, 19536, 1296, 0 },
+    { "features.4.conv.1.1.weight", 1, {144}, 20832, 144, 0 },
+    { "features.4.conv.1.1.bias", 1, {144}, 20976, 144, 0 },
+    { "features.4.conv.1.1.running_mean", 1, {144}, 3506376, 144, 0 },
+    { "features.4.conv.1.1.running_var", 1, {144}, 3506520, 144, 0 },
+    { "features.4.conv.2.weight", 4, {32, 144, 1, 1}, 21120, 4608, 0 },
+    { "features.4.conv.3.weight", 1, {32}, 25728, 32, 0 },
+    { "features.4.conv.3.bias", 1, {32}, 25760, 32, 0 },
+    { "features.4.conv.3.running_mean", 1, {32}, 3506664, 32, 0 },
+    { "features.4.conv.3.running_var", 1, {32}, 3506696, 32, 0 },
+    { "features.5.conv.0.0.weight", 4, {192, 32, 1, 1}, 25792, 6144, 0 },
+    { "features.5.conv.0.1.weight", 1, {192}, 31936, 192, 0 },
+    { "features.5.conv.0.1.bias", 1, {192}, 32128, 192, 0 },
+    { "features.5.conv.0.1.running_mean", 1, {192}, 3506728, 192, 0 },
+    { "features.5.conv.0.1.running_var", 1, {192}, 3506920, 192, 0 },
+    { "features.5.conv.1.0.weight", 4, {192, 1, 3, 3}, 32320, 1728, 0 },
+    { "features.5.conv.1.1.weight", 1, {192}, 34048, 192, 0 },
+    { "features.5.conv.1.1.bias", 1, {192}, 34240, 192, 0 },
+    { "features.5.conv.1.1.running_mean", 1, {192}, 3507112, 192, 0 },
+    { "features.5.conv.1.1.running_var", 1, {192}, 3507304, 192, 0 },
+    { "features.5.conv.2.weight", 4, {32, 192, 1, 1}, 34432, 6144, 0 },
+    { "features.5.conv.3.weight", 1, {32}, 40576, 32, 0 },
+    { "features.5.conv.3.bias", 1, {32}, 40608, 32, 0 },
+    { "features.5.conv.3.running_mean", 1, {32}, 3507496, 32, 0 },
+    { "features.5.conv.3.running_var", 1, {32}, 3507528, 32, 0 },
+    { "features.6.conv.0.0.weight", 4, {192, 32, 1, 1}, 40640, 6144, 0 },
+    { "features.6.conv.0.1.weight", 1, {192}, 46784, 192, 0 },
+    { "features.6.conv.0.1.bias", 1, {192}, 46976, 192, 0 },
+    { "features.6.conv.0.1.running_mean", 1, {192}, 3507560, 192, 0 },
+    { "features.6.conv.0.1.running_var", 1, {192}, 3507752, 192, 0 },
+    { "features.6.conv.1.0.weight", 4, {192, 1, 3, 3}, 47168, 1728, 0 },
+    { "features.6.conv.1.1.weight", 1, {192}, 48896, 192, 0 },
+    { "features.6.conv.1.1.bias", 1, {192}, 49088, 192, 0 },
+    { "features.6.conv.1.1.running_mean", 1, {192}, 3507944, 192, 0 },
+    { "features.6.conv.1.1.running_var", 1, {192}, 3508136, 192, 0 },
+    { "features.6.conv.2.weight", 4, {32, 192, 1, 1}, 49280, 6144, 0 },
+    { "features.6.conv.3.weight", 1, {32}, 55424, 32, 0 },
+    { "features.6.conv.3.bias", 1, {32}, 55456, 32, 0 },
+    { "features.6.conv.3.running_mean", 1, {32}, 3508328, 32, 0 },
+    { "features.6.conv.3.running_var", 1, {32}, 3508360, 32, 0 },
+    { "features.7.conv.0.0.weight", 4, {192, 32, 1, 1}, 55488, 6144, 0 },
+    { "features.7.conv.0.1.weight", 1, {192}, 61632, 192, 0 },
+    { "features.7.conv.0.1.bias", 1, {192}, 61824, 192, 0 },
+    { "features.7.conv.0.1.running_mean", 1, {192}, 3508392, 192, 0 },
+    { "features.7.conv.0.1.running_var", 1, {192}, 3508584, 192, 0 },
+    { "features.7.conv.1.0.weight", 4, {192, 1, 3, 3}, 62016, 1728, 0 },
+    { "features.7.conv.1.1.weight", 1, {192}, 63744, 192, 0 },
+    { "features.7.conv.1.1.bias", 1, {192}, 63936, 192, 0 },
+    { "features.7.conv.1.1.running_mean", 1, {192}, 3508776, 192, 0 },
+    { "features.7.conv.1.1.running_var", 1, {192}, 3508968, 192, 0 },
+    { "features.7.conv.2.weight", 4, {64, 192, 1, 1}, 64128, 12288, 0 },
+    { "features.7.conv.3.weight", 1, {64}, 76416, 64, 0 },
+    { "features.7.conv.3.bias", 1, {64}, 76480, 64, 0 },
+    { "features.7.conv.3.running_mean", 1, {64}, 3509160, 64, 0 },
+    { "features.7.conv.3.running_var", 1, {64}, 3509224, 64, 0 },
+    { "features.8.conv.0.0.weight", 4, {384, 64, 1, 1}, 76544, 24576, 0 },
+    { "features.8.conv.0.1.weight", 1, {384}, 101120, 384, 0 },
+    { "features.8.conv.0.1.bias", 1, {384}, 101504, 384, 0 },
+    { "features.8.conv.0.1.running_mean", 1, {384}, 3509288, 384, 0 },
+    { "features.8.conv.0.1.running_var", 1, {384}, 3509672, 384, 0 },
+    { "features.8.conv.1.0.weight", 4, {384, 1, 3, 3}, 101888, 3456, 0 },
+    { "features.8.conv.1.1.weight", 1, {384}, 105344, 384, 0 },
+    { "features.8.conv.1.1.bias", 1, {384}, 105728, 384, 0 },
+    { "features.8.conv.1.1.running_mean", 1, {384}, 3510056, 384, 0 },
+    { "features.8.conv.1.1.running_var", 1, {384}, 3510440, 384, 0 },
+    { "features.8.conv.2.weight", 4, {64, 384, 1, 1}, 106112, 24576, 0 },
+    { "features.8.conv.3.weight", 1, {64}, 130688, 64, 0 },
+    { "features.8.conv.3.bias", 1, {64}, 130752, 64, 0 },
+    { "features.8.conv.3.running_mean", 1, {64}, 3510824, 64, 0 },
+    { "features.8.conv.3.running_var", 1, {64}, 3510888, 64, 0 },
+    { "features.9.conv.0.0.weight", 4, {384, 64, 1, 1}, 130816, 24576, 0 },
+    { "features.9.conv.0.1.weight", 1, {384}, 155392, 384, 0 },
+    { "features.9.conv.0.1.bias", 1, {384}, 155776, 384, 0 },
+    { "features.9.conv.0.1.running_mean", 1, {384}, 3510952, 384, 0 },
+    { "features.9.conv.0.1.running_var", 1, {384}, 3511336, 384, 0 },
+    { "features.9.conv.1.0.weight", 4, {384, 1, 3, 3}, 156160, 3456, 0 },
+    { "features.9.conv.1.1.weight", 1, {384}, 159616, 384, 0 },
+    { "features.9.conv.1.1.bias", 1, {384}, 160000, 384, 0 },
+    { "features.9.conv.1.1.running_mean", 1, {384}, 3511720, 384, 0 },
+    { "features.9.conv.1.1.running_var", 1, {384}, 3512104, 384, 0 },
+    { "features.9.conv.2.weight", 4, {64, 384, 1, 1}, 160384, 24576, 0 },
+    { "features.9.conv.3.weight", 1, {64}, 184960, 64, 0 },
+    { "features.9.conv.3.bias", 1, {64}, 185024, 64, 0 },
+    { "features.9.conv.3.running_mean", 1, {64}, 3512488, 64, 0 },
+    { "features.9.conv.3.running_var", 1, {64}, 3512552, 64, 0 },
+    { "features.10.conv.0.0.weight", 4, {384, 64, 1, 1}, 185088, 24576, 0 },
+    { "features.10.conv.0.1.weight", 1, {384}, 209664, 384, 0 },
+    { "features.10.conv.0.1.bias", 1, {384}, 210048, 384, 0 },
+    { "features.10.conv.0.1.running_mean", 1, {384}, 3512616, 384, 0 },
+    { "features.10.conv.0.1.running_var", 1, {384}, 3513000, 384, 0 },
+    { "features.10.conv.1.0.weight", 4, {384, 1, 3, 3}, 210432, 3456, 0 },
+    { "features.10.conv.1.1.weight", 1, {384}, 213888, 384, 0 },
+    { "features.10.conv.1.1.bias", 1, {384}, 214272, 384, 0 },
+    { "features.10.conv.1.1.running_mean", 1, {384}, 3513384, 384, 0 },
+    { "features.10.conv.1.1.running_var", 1, {384}, 3513768, 384, 0 },
+    { "features.10.conv.2.weight", 4, {64, 384, 1, 1}, 214656, 24576, 0 },
+    { "features.10.conv.3.weight", 1, {64}, 239232, 64, 0 },
+    { "features.10.conv.3.bias", 1, {64}, 239296, 64, 0 },
+    { "features.10.conv.3.running_mean", 1, {64}, 3514152, 64, 0 },
+    { "features.10.conv.3.running_var", 1, {64}, 3514216, 64, 0 },
+    { "features.11.conv.0.0.weight", 4, {384, 64, 1, 1}, 239360, 24576, 0 },
+    { "features.11.conv.0.1.weight", 1, {384}, 263936, 384, 0 },
+    { "features.11.conv.0.1.bias", 1, {384}, 264320, 384, 0 },
+    { "features.11.conv.0.1.running_mean", 1, {384}, 3514280, 384, 0 },
+    { "features.11.conv.0.1.running_var", 1, {384}, 3514664, 384, 0 },
+    { "features.11.conv.1.0.weight", 4, {384, 1, 3, 3}, 264704, 3456, 0 },
+    { "features.11.conv.1.1.weight", 1, {384}, 268160, 384, 0 },
+    { "features.11.conv.1.1.bias", 1, {384}, 268544, 384, 0 },
+    { "features.11.conv.1.1.running_mean", 1, {384}, 3515048, 384, 0 },
+    { "features.11.conv.1.1.running_var", 1, {384}, 3515432, 384, 0 },
+    { "features.11.conv.2.weight", 4, {96, 384, 1, 1}, 268928, 36864, 0 },
+    { "features.11.conv.3.weight", 1, {96}, 305792, 96, 0 },
+    { "features.11.conv.3.bias", 1, {96}, 305888, 96, 0 },
+    { "features.11.conv.3.running_mean", 1, {96}, 3515816, 96, 0 },
+    { "features.11.conv.3.running_var", 1, {96}, 3515912, 96, 0 },
+    { "features.12.conv.0.0.weight", 4, {576, 96, 1, 1}, 305984, 55296, 0 },
+    { "features.12.conv.0.1.weight", 1, {576}, 361280, 576, 0 },
+    { "features.12.conv.0.1.bias", 1, {576}, 361856, 576, 0 },
+    { "features.12.conv.0.1.running_mean", 1, {576}, 3516008, 576, 0 },
+    { "features.12.conv.0.1.running_var", 1, {576}, 3516584, 576, 0 },
+    { "features.12.conv.1.0.weight", 4, {576, 1, 3, 3}, 362432, 5184, 0 },
+    { "features.12.conv.1.1.weight", 1, {576}, 367616, 576, 0 },
+    { "features.12.conv.1.1.bias", 1, {576}, 368192, 576, 0 },
+    { "features.12.conv.1.1.running_mean", 1, {576}, 3517160, 576, 0 },
+    { "features.12.conv.1.1.running_var", 1, {576}, 3517736, 576, 0 },
+    { "features.12.conv.2.weight", 4, {96, 576, 1, 1}, 368768, 55296, 0 },
+    { "features.12.conv.3.weight", 1, {96}, 424064, 96, 0 },
+    { "features.12.conv.3.bias", 1, {96}, 424160, 96, 0 },
+    { "features.12.conv.3.running_mean", 1, {96}, 3518312, 96, 0 },
+    { "features.12.conv.3.running_var", 1, {96}, 3518408, 96, 0 },
+    { "features.13.conv.0.0.weight", 4, {576, 96, 1, 1}, 424256, 55296, 0 },
+    { "features.13.conv.0.1.weight", 1, {576}, 479552, 576, 0 },
+    { "features.13.conv.0.1.bias", 1, {576}, 480128, 576, 0 },
+    { "features.13.conv.0.1.running_mean", 1, {576}, 3518504, 576, 0 },
+    { "features.13.conv.0.1.running_var", 1, {576}, 3519080, 576, 0 },
+    { "features.13.conv.1.0.weight", 4, {576, 1, 3, 3}, 480704, 5184, 0 },
+    { "features.13.conv.1.1.weight", 1, {576}, 485888, 576, 0 },
+    { "features.13.conv.1.1.bias", 1, {576}, 486464, 576, 0 },
+    { "features.13.conv.1.1.running_mean", 1, {576}, 3519656, 576, 0 },
+    { "features.13.conv.1.1.running_var", 1, {576}, 3520232, 576, 0 },
+    { "features.13.conv.2.weight", 4, {96, 576, 1, 1}, 487040, 55296, 0 },
+    { "features.13.conv.3.weight", 1, {96}, 542336, 96, 0 },
+    { "features.13.conv.3.bias", 1, {96}, 542432, 96, 0 },
+    { "features.13.conv.3.running_mean", 1, {96}, 3520808, 96, 0 },
+    { "features.13.conv.3.running_var", 1, {96}, 3520904, 96, 0 },
+    { "features.14.conv.0.0.weight", 4, {576, 96, 1, 1}, 542528, 55296, 0 },
+    { "features.14.conv.0.1.weight", 1, {576}, 597824, 576, 0 },
+    { "features.14.conv.0.1.bias", 1, {576}, 598400, 576, 0 },
+    { "features.14.conv.0.1.running_mean", 1, {576}, 3521000, 576, 0 },
+    { "features.14.conv.0.1.running_var", 1, {576}, 3521576, 576, 0 },
+    { "features.14.conv.1.0.weight", 4, {576, 1, 3, 3}, 598976, 5184, 0 },
+    { "features.14.conv.1.1.weight", 1, {576}, 604160, 576, 0 },
+    { "features.14.conv.1.1.bias", 1, {576}, 604736, 576, 0 },
+    { "features.14.conv.1.1.running_mean", 1, {576}, 3522152, 576, 0 },
+    { "features.14.conv.1.1.running_var", 1, {576}, 3522728, 576, 0 },
+    { "features.14.conv.2.weight", 4, {160, 576, 1, 1}, 605312, 92160, 0 },
+    { "features.14.conv.3.weight", 1, {160}, 697472, 160, 0 },
+    { "features.14.conv.3.bias", 1, {160}, 697632, 160, 0 },
+    { "features.14.conv.3.running_mean", 1, {160}, 3523304, 160, 0 },
+    { "features.14.conv.3.running_var", 1, {160}, 3523464, 160, 0 },
+    { "features.15.conv.0.0.weight", 4, {960, 160, 1, 1}, 697792, 153600, 0 },
+    { "features.15.conv.0.1.weight", 1, {960}, 851392, 960, 0 },
+    { "features.15.conv.0.1.bias", 1, {960}, 852352, 960, 0 },
+    { "features.15.conv.0.1.running_mean", 1, {960}, 3523624, 960, 0 },
+    { "features.15.conv.0.1.running_var", 1, {960}, 3524584, 960, 0 },
+    { "features.15.conv.1.0.weight", 4, {960, 1, 3, 3}, 853312, 8640, 0 },
+    { "features.15.conv.1.1.weight", 1, {960}, 861952, 960, 0 },
+    { "features.15.conv.1.1.bias", 1, {960}, 862912, 960, 0 },
+    { "features.15.conv.1.1.running_mean", 1, {960}, 3525544, 960, 0 },
+    { "features.15.conv.1.1.running_var", 1, {960}, 3526504, 960, 0 },
+    { "features.15.conv.2.weight", 4, {160, 960, 1, 1}, 863872, 153600, 0 },
+    { "features.15.conv.3.weight", 1, {160}, 1017472, 160, 0 },
+    { "features.15.conv.3.bias", 1, {160}, 1017632, 160, 0 },
+    { "features.15.conv.3.running_mean", 1, {160}, 3527464, 160, 0 },
+    { "features.15.conv.3.running_var", 1, {160}, 3527624, 160, 0 },
+    { "features.16.conv.0.0.weight", 4, {960, 160, 1, 1}, 1017792, 153600, 0 },
+    { "features.16.conv.0.1.weight", 1, {960}, 1171392, 960, 0 },
+    { "features.16.conv.0.1.bias", 1, {960}, 1172352, 960, 0 },
+    { "features.16.conv.0.1.running_mean", 1, {960}, 3527784, 960, 0 },
+    { "features.16.conv.0.1.running_var", 1, {960}, 3528744, 960, 0 },
+    { "features.16.conv.1.0.weight", 4, {960, 1, 3, 3}, 1173312, 8640, 0 },
+    { "features.16.conv.1.1.weight", 1, {960}, 1181952, 960, 0 },
+    { "features.16.conv.1.1.bias", 1, {960}, 1182912, 960, 0 },
+    { "features.16.conv.1.1.running_mean", 1, {960}, 3529704, 960, 0 },
+    { "features.16.conv.1.1.running_var", 1, {960}, 3530664, 960, 0 },
+    { "features.16.conv.2.weight", 4, {160, 960, 1, 1}, 1183872, 153600, 0 },
+    { "features.16.conv.3.weight", 1, {160}, 1337472, 160, 0 },
+    { "features.16.conv.3.bias", 1, {160}, 1337632, 160, 0 },
+    { "features.16.conv.3.running_mean", 1, {160}, 3531624, 160, 0 },
+    { "features.16.conv.3.running_var", 1, {160}, 3531784, 160, 0 },
+    { "features.17.conv.0.0.weight", 4, {960, 160, 1, 1}, 1337792, 153600, 0 },
+    { "features.17.conv.0.1.weight", 1, {960}, 1491392, 960, 0 },
+    { "features.17.conv.0.1.bias", 1, {960}, 1492352, 960, 0 },
+    { "features.17.conv.0.1.running_mean", 1, {960}, 3531944, 960, 0 },
+    { "features.17.conv.0.1.running_var", 1, {960}, 3532904, 960, 0 },
+    { "features.17.conv.1.0.weight", 4, {960, 1, 3, 3}, 1493312, 8640, 0 },
+    { "features.17.conv.1.1.weight", 1, {960}, 1501952, 960, 0 },
+    { "features.17.conv.1.1.bias", 1, {960}, 1502912, 960, 0 },
+    { "features.17.conv.1.1.running_mean", 1, {960}, 3533864, 960, 0 },
+    { "features.17.conv.1.1.running_var", 1, {960}, 3534824, 960, 0 },
+    { "features.17.conv.2.weight", 4, {320, 960, 1, 1}, 1503872, 307200, 0 },
+    { "features.17.conv.3.weight", 1, {320}, 1811072, 320, 0 },
+    { "features.17.conv.3.bias", 1, {320}, 1811392, 320, 0 },
+    { "features.17.conv.3.running_mean", 1, {320}, 3535784, 320, 0 },
+    { "features.17.conv.3.running_var", 1, {320}, 3536104, 320, 0 },
+    { "features.18.0.weight", 4, {1280, 320, 1, 1}, 1811712, 409600, 0 },
+    { "features.18.1.weight", 1, {1280}, 2221312, 1280, 0 },
+    { "features.18.1.bias", 1, {1280}, 2222592, 1280, 0 },
+    { "features.18.1.running_mean", 1, {1280}, 3536424, 1280, 0 },
+    { "features.18.1.running_var", 1, {1280}, 3537704, 1280, 0 },
+    { "classifier.1.weight", 2, {1000, 1280}, 2223872, 1280000, 0 },
+    { "classifier.1.bias", 1, {1000}, 3503872, 1000, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -540,11 +540,11 @@ static const dlc_init_spec mobilenet_v2_param_inits[262] = {
 };
 
 static const dlc_tensor_desc mobilenet_v2_input_descs[1] = {
-    { "x", 3, {3, 224, 224}, 0, 150528 },
+    { "x", 3, {3, 224, 224}, 0, 150528, 0 },
 };
 
 static const dlc_tensor_desc mobilenet_v2_output_descs[1] = {
-    { "classifier", 1, {1000}, 0, 1000 },
+    { "classifier", 1, {1000}, 0, 1000, 0 },
 };
 
 /* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
@@ -618,43 +618,6 @@ static void k3_features_1_conv_0_0_conv2d(int n,
         32            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.1.conv.0.1: batchnorm [32,112,112] -> [32,112,112] */
-static void k4_features_1_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,112,112] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,112,112] */)
-{
-    enum { C = 32, HW = 12544 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.1.conv.0.y.2: relu6 [32,112,112] -> [32,112,112] */
-static void k5_features_1_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,112,112] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,112,112] */)
-{
-    const int64_t SIZE = 401408; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
 }
 
 /* mobilenet_v2.net:22: |> conv2d(c, kernel=1, bias=false) |> batchnorm
@@ -920,43 +883,6 @@ static void k19_features_3_conv_1_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.3.conv.1.1: batchnorm [144,56,56] -> [144,56,56] */
-static void k20_features_3_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,144,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [144] */,
-        const dlc_float *DLC_RESTRICT bias /* [144] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [144] */,
-        const dlc_float *DLC_RESTRICT running_var /* [144] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,144,56,56] */)
-{
-    enum { C = 144, HW = 3136 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.3.conv.1.y.2: relu6 [144,56,56] -> [144,56,56] */
-static void k21_features_3_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,144,56,56] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,144,56,56] */)
-{
-    const int64_t SIZE = 451584; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
 /* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
  * features.3.conv.2: conv2d [144,56,56] -> [24,56,56] */
 static void k22_features_3_conv_2_conv2d(int n,
@@ -974,30 +900,6 @@ static void k22_features_3_conv_2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
 }
 
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.3.conv.3: batchnorm [24,56,56] -> [24,56,56] */
-static void k23_features_3_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,24,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [24] */,
-        const dlc_float *DLC_RESTRICT bias /* [24] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [24] */,
-        const dlc_float *DLC_RESTRICT running_var /* [24] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,24,56,56] */)
-{
-    enum { C = 24, HW = 3136 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* mobilenet_v2.net:35: return x + conv
  * features.3: add [24,56,56], [24,56,56] -> [24,56,56] */
 static void k24_features_3_add(int n,
@@ -1008,60 +910,6 @@ static void k24_features_3_add(int n,
     enum { SIZE_A = 75264, SIZE_B = 75264, SIZE = 75264 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.4.conv.0.0: conv2d [24,56,56] -> [144,56,56] */
-static void k25_features_4_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,24,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [144,24,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,144,56,56] */)
-{
-    static const dlc_conv2d_shape S = {
-        24, 56, 56,   /* input  C, H, W */
-        144, 56, 56,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.4.conv.0.1: batchnorm [144,56,56] -> [144,56,56] */
-static void k26_features_4_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,144,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [144] */,
-        const dlc_float *DLC_RESTRICT bias /* [144] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [144] */,
-        const dlc_float *DLC_RESTRICT running_var /* [144] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,144,56,56] */)
-{
-    enum { C = 144, HW = 3136 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.4.conv.0.y.2: relu6 [144,56,56] -> [144,56,56] */
-static void k27_features_4_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,144,56,56] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,144,56,56] */)
-{
-    const int64_t SIZE = 451584; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
 }
 
 /* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
@@ -1232,43 +1080,6 @@ static void k36_features_5_conv_1_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.5.conv.1.1: batchnorm [192,28,28] -> [192,28,28] */
-static void k37_features_5_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [192] */,
-        const dlc_float *DLC_RESTRICT bias /* [192] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [192] */,
-        const dlc_float *DLC_RESTRICT running_var /* [192] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    enum { C = 192, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.5.conv.1.y.2: relu6 [192,28,28] -> [192,28,28] */
-static void k38_features_5_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    const int64_t SIZE = 150528; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
 /* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
  * features.5.conv.2: conv2d [192,28,28] -> [32,28,28] */
 static void k39_features_5_conv_2_conv2d(int n,
@@ -1286,30 +1097,6 @@ static void k39_features_5_conv_2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
 }
 
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.5.conv.3: batchnorm [32,28,28] -> [32,28,28] */
-static void k40_features_5_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,28,28] */)
-{
-    enum { C = 32, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* mobilenet_v2.net:35: return x + conv
  * features.5: add [32,28,28], [32,28,28] -> [32,28,28] */
 static void k41_features_5_add(int n,
@@ -1320,222 +1107,6 @@ static void k41_features_5_add(int n,
     enum { SIZE_A = 25088, SIZE_B = 25088, SIZE = 25088 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.6.conv.0.0: conv2d [32,28,28] -> [192,28,28] */
-static void k42_features_6_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [192,32,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    static const dlc_conv2d_shape S = {
-        32, 28, 28,   /* input  C, H, W */
-        192, 28, 28,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.6.conv.0.1: batchnorm [192,28,28] -> [192,28,28] */
-static void k43_features_6_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [192] */,
-        const dlc_float *DLC_RESTRICT bias /* [192] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [192] */,
-        const dlc_float *DLC_RESTRICT running_var /* [192] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    enum { C = 192, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.6.conv.0.y.2: relu6 [192,28,28] -> [192,28,28] */
-static void k44_features_6_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    const int64_t SIZE = 150528; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.6.conv.1.0: conv2d [192,28,28] -> [192,28,28] */
-static void k45_features_6_conv_1_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [192,1,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */,
-        dlc_float *DLC_RESTRICT ws /* 7056 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        192, 28, 28,   /* input  C, H, W */
-        192, 28, 28,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        192            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.6.conv.1.1: batchnorm [192,28,28] -> [192,28,28] */
-static void k46_features_6_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [192] */,
-        const dlc_float *DLC_RESTRICT bias /* [192] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [192] */,
-        const dlc_float *DLC_RESTRICT running_var /* [192] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    enum { C = 192, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.6.conv.1.y.2: relu6 [192,28,28] -> [192,28,28] */
-static void k47_features_6_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    const int64_t SIZE = 150528; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.6.conv.2: conv2d [192,28,28] -> [32,28,28] */
-static void k48_features_6_conv_2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [32,192,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,28,28] */)
-{
-    static const dlc_conv2d_shape S = {
-        192, 28, 28,   /* input  C, H, W */
-        32, 28, 28,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.6.conv.3: batchnorm [32,28,28] -> [32,28,28] */
-static void k49_features_6_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,28,28] */)
-{
-    enum { C = 32, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:35: return x + conv
- * features.6: add [32,28,28], [32,28,28] -> [32,28,28] */
-static void k50_features_6_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,28,28] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,32,28,28] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,28,28] */)
-{
-    enum { SIZE_A = 25088, SIZE_B = 25088, SIZE = 25088 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.7.conv.0.0: conv2d [32,28,28] -> [192,28,28] */
-static void k51_features_7_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [192,32,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    static const dlc_conv2d_shape S = {
-        32, 28, 28,   /* input  C, H, W */
-        192, 28, 28,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.7.conv.0.1: batchnorm [192,28,28] -> [192,28,28] */
-static void k52_features_7_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [192] */,
-        const dlc_float *DLC_RESTRICT bias /* [192] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [192] */,
-        const dlc_float *DLC_RESTRICT running_var /* [192] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    enum { C = 192, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.7.conv.0.y.2: relu6 [192,28,28] -> [192,28,28] */
-static void k53_features_7_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,192,28,28] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,192,28,28] */)
-{
-    const int64_t SIZE = 150528; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
 }
 
 /* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
@@ -1706,43 +1277,6 @@ static void k62_features_8_conv_1_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.8.conv.1.1: batchnorm [384,14,14] -> [384,14,14] */
-static void k63_features_8_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384] */,
-        const dlc_float *DLC_RESTRICT bias /* [384] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [384] */,
-        const dlc_float *DLC_RESTRICT running_var /* [384] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    enum { C = 384, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.8.conv.1.y.2: relu6 [384,14,14] -> [384,14,14] */
-static void k64_features_8_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    const int64_t SIZE = 75264; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
 /* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
  * features.8.conv.2: conv2d [384,14,14] -> [64,14,14] */
 static void k65_features_8_conv_2_conv2d(int n,
@@ -1760,30 +1294,6 @@ static void k65_features_8_conv_2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
 }
 
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.8.conv.3: batchnorm [64,14,14] -> [64,14,14] */
-static void k66_features_8_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,14,14] */)
-{
-    enum { C = 64, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* mobilenet_v2.net:35: return x + conv
  * features.8: add [64,14,14], [64,14,14] -> [64,14,14] */
 static void k67_features_8_add(int n,
@@ -1794,439 +1304,6 @@ static void k67_features_8_add(int n,
     enum { SIZE_A = 12544, SIZE_B = 12544, SIZE = 12544 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.9.conv.0.0: conv2d [64,14,14] -> [384,14,14] */
-static void k68_features_9_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384,64,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 14, 14,   /* input  C, H, W */
-        384, 14, 14,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.9.conv.0.1: batchnorm [384,14,14] -> [384,14,14] */
-static void k69_features_9_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384] */,
-        const dlc_float *DLC_RESTRICT bias /* [384] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [384] */,
-        const dlc_float *DLC_RESTRICT running_var /* [384] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    enum { C = 384, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.9.conv.0.y.2: relu6 [384,14,14] -> [384,14,14] */
-static void k70_features_9_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    const int64_t SIZE = 75264; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.9.conv.1.0: conv2d [384,14,14] -> [384,14,14] */
-static void k71_features_9_conv_1_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384,1,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT ws /* 1764 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        384, 14, 14,   /* input  C, H, W */
-        384, 14, 14,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        384            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.9.conv.1.1: batchnorm [384,14,14] -> [384,14,14] */
-static void k72_features_9_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384] */,
-        const dlc_float *DLC_RESTRICT bias /* [384] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [384] */,
-        const dlc_float *DLC_RESTRICT running_var /* [384] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    enum { C = 384, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.9.conv.1.y.2: relu6 [384,14,14] -> [384,14,14] */
-static void k73_features_9_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    const int64_t SIZE = 75264; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.9.conv.2: conv2d [384,14,14] -> [64,14,14] */
-static void k74_features_9_conv_2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,384,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,14,14] */)
-{
-    static const dlc_conv2d_shape S = {
-        384, 14, 14,   /* input  C, H, W */
-        64, 14, 14,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.9.conv.3: batchnorm [64,14,14] -> [64,14,14] */
-static void k75_features_9_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,14,14] */)
-{
-    enum { C = 64, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:35: return x + conv
- * features.9: add [64,14,14], [64,14,14] -> [64,14,14] */
-static void k76_features_9_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,14,14] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,64,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,14,14] */)
-{
-    enum { SIZE_A = 12544, SIZE_B = 12544, SIZE = 12544 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.10.conv.0.0: conv2d [64,14,14] -> [384,14,14] */
-static void k77_features_10_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384,64,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 14, 14,   /* input  C, H, W */
-        384, 14, 14,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.10.conv.0.1: batchnorm [384,14,14] -> [384,14,14] */
-static void k78_features_10_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384] */,
-        const dlc_float *DLC_RESTRICT bias /* [384] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [384] */,
-        const dlc_float *DLC_RESTRICT running_var /* [384] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    enum { C = 384, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.10.conv.0.y.2: relu6 [384,14,14] -> [384,14,14] */
-static void k79_features_10_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    const int64_t SIZE = 75264; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.10.conv.1.0: conv2d [384,14,14] -> [384,14,14] */
-static void k80_features_10_conv_1_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384,1,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT ws /* 1764 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        384, 14, 14,   /* input  C, H, W */
-        384, 14, 14,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        384            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.10.conv.1.1: batchnorm [384,14,14] -> [384,14,14] */
-static void k81_features_10_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384] */,
-        const dlc_float *DLC_RESTRICT bias /* [384] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [384] */,
-        const dlc_float *DLC_RESTRICT running_var /* [384] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    enum { C = 384, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.10.conv.1.y.2: relu6 [384,14,14] -> [384,14,14] */
-static void k82_features_10_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    const int64_t SIZE = 75264; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.10.conv.2: conv2d [384,14,14] -> [64,14,14] */
-static void k83_features_10_conv_2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,384,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,14,14] */)
-{
-    static const dlc_conv2d_shape S = {
-        384, 14, 14,   /* input  C, H, W */
-        64, 14, 14,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.10.conv.3: batchnorm [64,14,14] -> [64,14,14] */
-static void k84_features_10_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,14,14] */)
-{
-    enum { C = 64, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:35: return x + conv
- * features.10: add [64,14,14], [64,14,14] -> [64,14,14] */
-static void k85_features_10_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,14,14] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,64,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,14,14] */)
-{
-    enum { SIZE_A = 12544, SIZE_B = 12544, SIZE = 12544 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.11.conv.0.0: conv2d [64,14,14] -> [384,14,14] */
-static void k86_features_11_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384,64,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 14, 14,   /* input  C, H, W */
-        384, 14, 14,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.11.conv.0.1: batchnorm [384,14,14] -> [384,14,14] */
-static void k87_features_11_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384] */,
-        const dlc_float *DLC_RESTRICT bias /* [384] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [384] */,
-        const dlc_float *DLC_RESTRICT running_var /* [384] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    enum { C = 384, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.11.conv.0.y.2: relu6 [384,14,14] -> [384,14,14] */
-static void k88_features_11_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    const int64_t SIZE = 75264; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.11.conv.1.0: conv2d [384,14,14] -> [384,14,14] */
-static void k89_features_11_conv_1_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384,1,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT ws /* 1764 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        384, 14, 14,   /* input  C, H, W */
-        384, 14, 14,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        384            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.11.conv.1.1: batchnorm [384,14,14] -> [384,14,14] */
-static void k90_features_11_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [384] */,
-        const dlc_float *DLC_RESTRICT bias /* [384] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [384] */,
-        const dlc_float *DLC_RESTRICT running_var /* [384] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    enum { C = 384, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.11.conv.1.y.2: relu6 [384,14,14] -> [384,14,14] */
-static void k91_features_11_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,384,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,384,14,14] */)
-{
-    const int64_t SIZE = 75264; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
 }
 
 /* mobilenet_v2.net:28: |> conv2d(c, kernel=1, bias=false) |> batchnorm
@@ -2342,43 +1419,6 @@ static void k97_features_12_conv_1_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.12.conv.1.1: batchnorm [576,14,14] -> [576,14,14] */
-static void k98_features_12_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [576] */,
-        const dlc_float *DLC_RESTRICT bias /* [576] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [576] */,
-        const dlc_float *DLC_RESTRICT running_var /* [576] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    enum { C = 576, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.12.conv.1.y.2: relu6 [576,14,14] -> [576,14,14] */
-static void k99_features_12_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    const int64_t SIZE = 112896; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
 /* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
  * features.12.conv.2: conv2d [576,14,14] -> [96,14,14] */
 static void k100_features_12_conv_2_conv2d(int n,
@@ -2396,30 +1436,6 @@ static void k100_features_12_conv_2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
 }
 
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.12.conv.3: batchnorm [96,14,14] -> [96,14,14] */
-static void k101_features_12_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,96,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [96] */,
-        const dlc_float *DLC_RESTRICT bias /* [96] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [96] */,
-        const dlc_float *DLC_RESTRICT running_var /* [96] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,96,14,14] */)
-{
-    enum { C = 96, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* mobilenet_v2.net:35: return x + conv
  * features.12: add [96,14,14], [96,14,14] -> [96,14,14] */
 static void k102_features_12_add(int n,
@@ -2430,222 +1446,6 @@ static void k102_features_12_add(int n,
     enum { SIZE_A = 18816, SIZE_B = 18816, SIZE = 18816 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.13.conv.0.0: conv2d [96,14,14] -> [576,14,14] */
-static void k103_features_13_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,96,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [576,96,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    static const dlc_conv2d_shape S = {
-        96, 14, 14,   /* input  C, H, W */
-        576, 14, 14,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.13.conv.0.1: batchnorm [576,14,14] -> [576,14,14] */
-static void k104_features_13_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [576] */,
-        const dlc_float *DLC_RESTRICT bias /* [576] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [576] */,
-        const dlc_float *DLC_RESTRICT running_var /* [576] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    enum { C = 576, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.13.conv.0.y.2: relu6 [576,14,14] -> [576,14,14] */
-static void k105_features_13_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    const int64_t SIZE = 112896; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.13.conv.1.0: conv2d [576,14,14] -> [576,14,14] */
-static void k106_features_13_conv_1_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [576,1,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */,
-        dlc_float *DLC_RESTRICT ws /* 1764 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        576, 14, 14,   /* input  C, H, W */
-        576, 14, 14,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        576            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.13.conv.1.1: batchnorm [576,14,14] -> [576,14,14] */
-static void k107_features_13_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [576] */,
-        const dlc_float *DLC_RESTRICT bias /* [576] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [576] */,
-        const dlc_float *DLC_RESTRICT running_var /* [576] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    enum { C = 576, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.13.conv.1.y.2: relu6 [576,14,14] -> [576,14,14] */
-static void k108_features_13_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    const int64_t SIZE = 112896; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.13.conv.2: conv2d [576,14,14] -> [96,14,14] */
-static void k109_features_13_conv_2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [96,576,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,96,14,14] */)
-{
-    static const dlc_conv2d_shape S = {
-        576, 14, 14,   /* input  C, H, W */
-        96, 14, 14,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.13.conv.3: batchnorm [96,14,14] -> [96,14,14] */
-static void k110_features_13_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,96,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [96] */,
-        const dlc_float *DLC_RESTRICT bias /* [96] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [96] */,
-        const dlc_float *DLC_RESTRICT running_var /* [96] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,96,14,14] */)
-{
-    enum { C = 96, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:35: return x + conv
- * features.13: add [96,14,14], [96,14,14] -> [96,14,14] */
-static void k111_features_13_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,96,14,14] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,96,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,96,14,14] */)
-{
-    enum { SIZE_A = 18816, SIZE_B = 18816, SIZE = 18816 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.14.conv.0.0: conv2d [96,14,14] -> [576,14,14] */
-static void k112_features_14_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,96,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [576,96,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    static const dlc_conv2d_shape S = {
-        96, 14, 14,   /* input  C, H, W */
-        576, 14, 14,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.14.conv.0.1: batchnorm [576,14,14] -> [576,14,14] */
-static void k113_features_14_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [576] */,
-        const dlc_float *DLC_RESTRICT bias /* [576] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [576] */,
-        const dlc_float *DLC_RESTRICT running_var /* [576] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    enum { C = 576, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.14.conv.0.y.2: relu6 [576,14,14] -> [576,14,14] */
-static void k114_features_14_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,576,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,576,14,14] */)
-{
-    const int64_t SIZE = 112896; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
 }
 
 /* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
@@ -2816,43 +1616,6 @@ static void k123_features_15_conv_1_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.15.conv.1.1: batchnorm [960,7,7] -> [960,7,7] */
-static void k124_features_15_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [960] */,
-        const dlc_float *DLC_RESTRICT bias /* [960] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [960] */,
-        const dlc_float *DLC_RESTRICT running_var /* [960] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    enum { C = 960, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.15.conv.1.y.2: relu6 [960,7,7] -> [960,7,7] */
-static void k125_features_15_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    const int64_t SIZE = 47040; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
 /* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
  * features.15.conv.2: conv2d [960,7,7] -> [160,7,7] */
 static void k126_features_15_conv_2_conv2d(int n,
@@ -2870,30 +1633,6 @@ static void k126_features_15_conv_2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
 }
 
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.15.conv.3: batchnorm [160,7,7] -> [160,7,7] */
-static void k127_features_15_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,160,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [160] */,
-        const dlc_float *DLC_RESTRICT bias /* [160] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [160] */,
-        const dlc_float *DLC_RESTRICT running_var /* [160] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,160,7,7] */)
-{
-    enum { C = 160, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* mobilenet_v2.net:35: return x + conv
  * features.15: add [160,7,7], [160,7,7] -> [160,7,7] */
 static void k128_features_15_add(int n,
@@ -2904,277 +1643,6 @@ static void k128_features_15_add(int n,
     enum { SIZE_A = 7840, SIZE_B = 7840, SIZE = 7840 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.16.conv.0.0: conv2d [160,7,7] -> [960,7,7] */
-static void k129_features_16_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,160,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [960,160,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    static const dlc_conv2d_shape S = {
-        160, 7, 7,   /* input  C, H, W */
-        960, 7, 7,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.16.conv.0.1: batchnorm [960,7,7] -> [960,7,7] */
-static void k130_features_16_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [960] */,
-        const dlc_float *DLC_RESTRICT bias /* [960] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [960] */,
-        const dlc_float *DLC_RESTRICT running_var /* [960] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    enum { C = 960, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.16.conv.0.y.2: relu6 [960,7,7] -> [960,7,7] */
-static void k131_features_16_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    const int64_t SIZE = 47040; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.16.conv.1.0: conv2d [960,7,7] -> [960,7,7] */
-static void k132_features_16_conv_1_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [960,1,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */,
-        dlc_float *DLC_RESTRICT ws /* 441 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        960, 7, 7,   /* input  C, H, W */
-        960, 7, 7,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        960            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.16.conv.1.1: batchnorm [960,7,7] -> [960,7,7] */
-static void k133_features_16_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [960] */,
-        const dlc_float *DLC_RESTRICT bias /* [960] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [960] */,
-        const dlc_float *DLC_RESTRICT running_var /* [960] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    enum { C = 960, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.16.conv.1.y.2: relu6 [960,7,7] -> [960,7,7] */
-static void k134_features_16_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    const int64_t SIZE = 47040; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.16.conv.2: conv2d [960,7,7] -> [160,7,7] */
-static void k135_features_16_conv_2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [160,960,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,160,7,7] */)
-{
-    static const dlc_conv2d_shape S = {
-        960, 7, 7,   /* input  C, H, W */
-        160, 7, 7,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:34: |> conv2d(c, kernel=1, bias=false) |> batchnorm
- * features.16.conv.3: batchnorm [160,7,7] -> [160,7,7] */
-static void k136_features_16_conv_3_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,160,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [160] */,
-        const dlc_float *DLC_RESTRICT bias /* [160] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [160] */,
-        const dlc_float *DLC_RESTRICT running_var /* [160] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,160,7,7] */)
-{
-    enum { C = 160, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:35: return x + conv
- * features.16: add [160,7,7], [160,7,7] -> [160,7,7] */
-static void k137_features_16_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,160,7,7] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,160,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,160,7,7] */)
-{
-    enum { SIZE_A = 7840, SIZE_B = 7840, SIZE = 7840 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.17.conv.0.0: conv2d [160,7,7] -> [960,7,7] */
-static void k138_features_17_conv_0_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,160,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [960,160,1,1] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    static const dlc_conv2d_shape S = {
-        160, 7, 7,   /* input  C, H, W */
-        960, 7, 7,   /* output K, OH, OW */
-        1, 1,       /* kernel */
-        1, 1, 0, 0, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, NULL);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.17.conv.0.1: batchnorm [960,7,7] -> [960,7,7] */
-static void k139_features_17_conv_0_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [960] */,
-        const dlc_float *DLC_RESTRICT bias /* [960] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [960] */,
-        const dlc_float *DLC_RESTRICT running_var /* [960] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    enum { C = 960, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.17.conv.0.y.2: relu6 [960,7,7] -> [960,7,7] */
-static void k140_features_17_conv_0_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    const int64_t SIZE = 47040; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
-}
-
-/* mobilenet_v2.net:15: y = conv2d(x, c, kernel=kernel, stride=stride, pad=pad, groups=groups, bias=false, name="0")
- * features.17.conv.1.0: conv2d [960,7,7] -> [960,7,7] */
-static void k141_features_17_conv_1_0_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [960,1,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */,
-        dlc_float *DLC_RESTRICT ws /* 441 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        960, 7, 7,   /* input  C, H, W */
-        960, 7, 7,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        960            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.17.conv.1.1: batchnorm [960,7,7] -> [960,7,7] */
-static void k142_features_17_conv_1_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [960] */,
-        const dlc_float *DLC_RESTRICT bias /* [960] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [960] */,
-        const dlc_float *DLC_RESTRICT running_var /* [960] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    enum { C = 960, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* mobilenet_v2.net:16: |> batchnorm(name="1") |> relu6
- * features.17.conv.1.y.2: relu6 [960,7,7] -> [960,7,7] */
-static void k143_features_17_conv_1_y_2_relu6(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,960,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,960,7,7] */)
-{
-    const int64_t SIZE = 47040; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v < 0 ? (dlc_float)0 : v > 6 ? (dlc_float)6 : v;
-    }
 }
 
 /* mobilenet_v2.net:28: |> conv2d(c, kernel=1, bias=false) |> batchnorm
@@ -3387,157 +1855,157 @@ int mobilenet_v2_forward(mobilenet_v2 *m, const dlc_float *x, dlc_float *classif
     dlc_float *a = m->arena;
     const dlc_float *p = m->params;
     k0_features_0_0_conv2d(n, x, p + 0, a + 0, a + 401408);
-    k1_features_0_1_batchnorm(n, a + 0, p + 864, p + 896, p + 928, p + 960, a + 401408);
+    k1_features_0_1_batchnorm(n, a + 0, p + 864, p + 896, p + 3504872, p + 3504904, a + 401408);
     k2_features_0_y_2_relu6(n, a + 401408, a + 0);
-    k3_features_1_conv_0_0_conv2d(n, a + 0, p + 992, a + 401408, a + 802816);
-    k4_features_1_conv_0_1_batchnorm(n, a + 401408, p + 1280, p + 1312, p + 1344, p + 1376, a + 0);
-    k5_features_1_conv_0_y_2_relu6(n, a + 0, a + 401408);
-    k6_features_1_conv_1_conv2d(n, a + 401408, p + 1408, a + 0);
-    k7_features_1_conv_2_batchnorm(n, a + 0, p + 1920, p + 1936, p + 1952, p + 1968, a + 200704);
-    k8_features_2_conv_0_0_conv2d(n, a + 200704, p + 1984, a + 401408);
-    k9_features_2_conv_0_1_batchnorm(n, a + 401408, p + 3520, p + 3616, p + 3712, p + 3808, a + 1605632);
+    k3_features_1_conv_0_0_conv2d(n, a + 0, p + 928, a + 401408, a + 802816);
+    k1_features_0_1_batchnorm(n, a + 401408, p + 1216, p + 1248, p + 3504936, p + 3504968, a + 0);
+    k2_features_0_y_2_relu6(n, a + 0, a + 401408);
+    k6_features_1_conv_1_conv2d(n, a + 401408, p + 1280, a + 0);
+    k7_features_1_conv_2_batchnorm(n, a + 0, p + 1792, p + 1808, p + 3505000, p + 3505016, a + 200704);
+    k8_features_2_conv_0_0_conv2d(n, a + 200704, p + 1824, a + 401408);
+    k9_features_2_conv_0_1_batchnorm(n, a + 401408, p + 3360, p + 3456, p + 3505032, p + 3505128, a + 1605632);
     k10_features_2_conv_0_y_2_relu6(n, a + 1605632, a + 0);
-    k11_features_2_conv_1_0_conv2d(n, a + 0, p + 3904, a + 1204224, a + 1505280);
-    k12_features_2_conv_1_1_batchnorm(n, a + 1204224, p + 4768, p + 4864, p + 4960, p + 5056, a + 0);
+    k11_features_2_conv_1_0_conv2d(n, a + 0, p + 3552, a + 1204224, a + 1505280);
+    k12_features_2_conv_1_1_batchnorm(n, a + 1204224, p + 4416, p + 4512, p + 3505224, p + 3505320, a + 0);
     k13_features_2_conv_1_y_2_relu6(n, a + 0, a + 301056);
-    k14_features_2_conv_2_conv2d(n, a + 301056, p + 5152, a + 0);
-    k15_features_2_conv_3_batchnorm(n, a + 0, p + 7456, p + 7480, p + 7504, p + 7528, a + 75264);
-    k16_features_3_conv_0_0_conv2d(n, a + 75264, p + 7552, a + 150528);
-    k17_features_3_conv_0_1_batchnorm(n, a + 150528, p + 11008, p + 11152, p + 11296, p + 11440, a + 602112);
+    k14_features_2_conv_2_conv2d(n, a + 301056, p + 4608, a + 0);
+    k15_features_2_conv_3_batchnorm(n, a + 0, p + 6912, p + 6936, p + 3505416, p + 3505440, a + 75264);
+    k16_features_3_conv_0_0_conv2d(n, a + 75264, p + 6960, a + 150528);
+    k17_features_3_conv_0_1_batchnorm(n, a + 150528, p + 10416, p + 10560, p + 3505464, p + 3505608, a + 602112);
     k18_features_3_conv_0_y_2_relu6(n, a + 602112, a + 150528);
-    k19_features_3_conv_1_0_conv2d(n, a + 150528, p + 11584, a + 602112, a + 0);
-    k20_features_3_conv_1_1_batchnorm(n, a + 602112, p + 12880, p + 13024, p + 13168, p + 13312, a + 150528);
-    k21_features_3_conv_1_y_2_relu6(n, a + 150528, a + 602112);
-    k22_features_3_conv_2_conv2d(n, a + 602112, p + 13456, a + 0);
-    k23_features_3_conv_3_batchnorm(n, a + 0, p + 16912, p + 16936, p + 16960, p + 16984, a + 150528);
+    k19_features_3_conv_1_0_conv2d(n, a + 150528, p + 10704, a + 602112, a + 0);
+    k17_features_3_conv_0_1_batchnorm(n, a + 602112, p + 12000, p + 12144, p + 3505752, p + 3505896, a + 150528);
+    k18_features_3_conv_0_y_2_relu6(n, a + 150528, a + 602112);
+    k22_features_3_conv_2_conv2d(n, a + 602112, p + 12288, a + 0);
+    k15_features_2_conv_3_batchnorm(n, a + 0, p + 15744, p + 15768, p + 3506040, p + 3506064, a + 150528);
     k24_features_3_add(n, a + 75264, a + 150528, a + 0);
-    k25_features_4_conv_0_0_conv2d(n, a + 0, p + 17008, a + 75264);
-    k26_features_4_conv_0_1_batchnorm(n, a + 75264, p + 20464, p + 20608, p + 20752, p + 20896, a + 526848);
-    k27_features_4_conv_0_y_2_relu6(n, a + 526848, a + 0);
-    k28_features_4_conv_1_0_conv2d(n, a + 0, p + 21040, a + 451584, a + 564480);
-    k29_features_4_conv_1_1_batchnorm(n, a + 451584, p + 22336, p + 22480, p + 22624, p + 22768, a + 0);
+    k16_features_3_conv_0_0_conv2d(n, a + 0, p + 15792, a + 75264);
+    k17_features_3_conv_0_1_batchnorm(n, a + 75264, p + 19248, p + 19392, p + 3506088, p + 3506232, a + 526848);
+    k18_features_3_conv_0_y_2_relu6(n, a + 526848, a + 0);
+    k28_features_4_conv_1_0_conv2d(n, a + 0, p + 19536, a + 451584, a + 564480);
+    k29_features_4_conv_1_1_batchnorm(n, a + 451584, p + 20832, p + 20976, p + 3506376, p + 3506520, a + 0);
     k30_features_4_conv_1_y_2_relu6(n, a + 0, a + 112896);
-    k31_features_4_conv_2_conv2d(n, a + 112896, p + 22912, a + 0);
-    k32_features_4_conv_3_batchnorm(n, a + 0, p + 27520, p + 27552, p + 27584, p + 27616, a + 25088);
-    k33_features_5_conv_0_0_conv2d(n, a + 25088, p + 27648, a + 50176);
-    k34_features_5_conv_0_1_batchnorm(n, a + 50176, p + 33792, p + 33984, p + 34176, p + 34368, a + 200704);
+    k31_features_4_conv_2_conv2d(n, a + 112896, p + 21120, a + 0);
+    k32_features_4_conv_3_batchnorm(n, a + 0, p + 25728, p + 25760, p + 3506664, p + 3506696, a + 25088);
+    k33_features_5_conv_0_0_conv2d(n, a + 25088, p + 25792, a + 50176);
+    k34_features_5_conv_0_1_batchnorm(n, a + 50176, p + 31936, p + 32128, p + 3506728, p + 3506920, a + 200704);
     k35_features_5_conv_0_y_2_relu6(n, a + 200704, a + 50176);
-    k36_features_5_conv_1_0_conv2d(n, a + 50176, p + 34560, a + 200704, a + 0);
-    k37_features_5_conv_1_1_batchnorm(n, a + 200704, p + 36288, p + 36480, p + 36672, p + 36864, a + 50176);
-    k38_features_5_conv_1_y_2_relu6(n, a + 50176, a + 200704);
-    k39_features_5_conv_2_conv2d(n, a + 200704, p + 37056, a + 0);
-    k40_features_5_conv_3_batchnorm(n, a + 0, p + 43200, p + 43232, p + 43264, p + 43296, a + 50176);
+    k36_features_5_conv_1_0_conv2d(n, a + 50176, p + 32320, a + 200704, a + 0);
+    k34_features_5_conv_0_1_batchnorm(n, a + 200704, p + 34048, p + 34240, p + 3507112, p + 3507304, a + 50176);
+    k35_features_5_conv_0_y_2_relu6(n, a + 50176, a + 200704);
+    k39_features_5_conv_2_conv2d(n, a + 200704, p + 34432, a + 0);
+    k32_features_4_conv_3_batchnorm(n, a + 0, p + 40576, p + 40608, p + 3507496, p + 3507528, a + 50176);
     k41_features_5_add(n, a + 25088, a + 50176, a + 0);
-    k42_features_6_conv_0_0_conv2d(n, a + 0, p + 43328, a + 25088);
-    k43_features_6_conv_0_1_batchnorm(n, a + 25088, p + 49472, p + 49664, p + 49856, p + 50048, a + 175616);
-    k44_features_6_conv_0_y_2_relu6(n, a + 175616, a + 25088);
-    k45_features_6_conv_1_0_conv2d(n, a + 25088, p + 50240, a + 175616, a + 326144);
-    k46_features_6_conv_1_1_batchnorm(n, a + 175616, p + 51968, p + 52160, p + 52352, p + 52544, a + 25088);
-    k47_features_6_conv_1_y_2_relu6(n, a + 25088, a + 175616);
-    k48_features_6_conv_2_conv2d(n, a + 175616, p + 52736, a + 25088);
-    k49_features_6_conv_3_batchnorm(n, a + 25088, p + 58880, p + 58912, p + 58944, p + 58976, a + 50176);
-    k50_features_6_add(n, a + 0, a + 50176, a + 25088);
-    k51_features_7_conv_0_0_conv2d(n, a + 25088, p + 59008, a + 50176);
-    k52_features_7_conv_0_1_batchnorm(n, a + 50176, p + 65152, p + 65344, p + 65536, p + 65728, a + 200704);
-    k53_features_7_conv_0_y_2_relu6(n, a + 200704, a + 0);
-    k54_features_7_conv_1_0_conv2d(n, a + 0, p + 65920, a + 150528, a + 188160);
-    k55_features_7_conv_1_1_batchnorm(n, a + 150528, p + 67648, p + 67840, p + 68032, p + 68224, a + 0);
+    k33_features_5_conv_0_0_conv2d(n, a + 0, p + 40640, a + 25088);
+    k34_features_5_conv_0_1_batchnorm(n, a + 25088, p + 46784, p + 46976, p + 3507560, p + 3507752, a + 175616);
+    k35_features_5_conv_0_y_2_relu6(n, a + 175616, a + 25088);
+    k36_features_5_conv_1_0_conv2d(n, a + 25088, p + 47168, a + 175616, a + 326144);
+    k34_features_5_conv_0_1_batchnorm(n, a + 175616, p + 48896, p + 49088, p + 3507944, p + 3508136, a + 25088);
+    k35_features_5_conv_0_y_2_relu6(n, a + 25088, a + 175616);
+    k39_features_5_conv_2_conv2d(n, a + 175616, p + 49280, a + 25088);
+    k32_features_4_conv_3_batchnorm(n, a + 25088, p + 55424, p + 55456, p + 3508328, p + 3508360, a + 50176);
+    k41_features_5_add(n, a + 0, a + 50176, a + 25088);
+    k33_features_5_conv_0_0_conv2d(n, a + 25088, p + 55488, a + 50176);
+    k34_features_5_conv_0_1_batchnorm(n, a + 50176, p + 61632, p + 61824, p + 3508392, p + 3508584, a + 200704);
+    k35_features_5_conv_0_y_2_relu6(n, a + 200704, a + 0);
+    k54_features_7_conv_1_0_conv2d(n, a + 0, p + 62016, a + 150528, a + 188160);
+    k55_features_7_conv_1_1_batchnorm(n, a + 150528, p + 63744, p + 63936, p + 3508776, p + 3508968, a + 0);
     k56_features_7_conv_1_y_2_relu6(n, a + 0, a + 37632);
-    k57_features_7_conv_2_conv2d(n, a + 37632, p + 68416, a + 0);
-    k58_features_7_conv_3_batchnorm(n, a + 0, p + 80704, p + 80768, p + 80832, p + 80896, a + 12544);
-    k59_features_8_conv_0_0_conv2d(n, a + 12544, p + 80960, a + 25088);
-    k60_features_8_conv_0_1_batchnorm(n, a + 25088, p + 105536, p + 105920, p + 106304, p + 106688, a + 100352);
+    k57_features_7_conv_2_conv2d(n, a + 37632, p + 64128, a + 0);
+    k58_features_7_conv_3_batchnorm(n, a + 0, p + 76416, p + 76480, p + 3509160, p + 3509224, a + 12544);
+    k59_features_8_conv_0_0_conv2d(n, a + 12544, p + 76544, a + 25088);
+    k60_features_8_conv_0_1_batchnorm(n, a + 25088, p + 101120, p + 101504, p + 3509288, p + 3509672, a + 100352);
     k61_features_8_conv_0_y_2_relu6(n, a + 100352, a + 25088);
-    k62_features_8_conv_1_0_conv2d(n, a + 25088, p + 107072, a + 100352, a + 0);
-    k63_features_8_conv_1_1_batchnorm(n, a + 100352, p + 110528, p + 110912, p + 111296, p + 111680, a + 25088);
-    k64_features_8_conv_1_y_2_relu6(n, a + 25088, a + 100352);
-    k65_features_8_conv_2_conv2d(n, a + 100352, p + 112064, a + 0);
-    k66_features_8_conv_3_batchnorm(n, a + 0, p + 136640, p + 136704, p + 136768, p + 136832, a + 25088);
+    k62_features_8_conv_1_0_conv2d(n, a + 25088, p + 101888, a + 100352, a + 0);
+    k60_features_8_conv_0_1_batchnorm(n, a + 100352, p + 105344, p + 105728, p + 3510056, p + 3510440, a + 25088);
+    k61_features_8_conv_0_y_2_relu6(n, a + 25088, a + 100352);
+    k65_features_8_conv_2_conv2d(n, a + 100352, p + 106112, a + 0);
+    k58_features_7_conv_3_batchnorm(n, a + 0, p + 130688, p + 130752, p + 3510824, p + 3510888, a + 25088);
     k67_features_8_add(n, a + 12544, a + 25088, a + 0);
-    k68_features_9_conv_0_0_conv2d(n, a + 0, p + 136896, a + 12544);
-    k69_features_9_conv_0_1_batchnorm(n, a + 12544, p + 161472, p + 161856, p + 162240, p + 162624, a + 87808);
-    k70_features_9_conv_0_y_2_relu6(n, a + 87808, a + 12544);
-    k71_features_9_conv_1_0_conv2d(n, a + 12544, p + 163008, a + 87808, a + 163072);
-    k72_features_9_conv_1_1_batchnorm(n, a + 87808, p + 166464, p + 166848, p + 167232, p + 167616, a + 12544);
-    k73_features_9_conv_1_y_2_relu6(n, a + 12544, a + 87808);
-    k74_features_9_conv_2_conv2d(n, a + 87808, p + 168000, a + 12544);
-    k75_features_9_conv_3_batchnorm(n, a + 12544, p + 192576, p + 192640, p + 192704, p + 192768, a + 25088);
-    k76_features_9_add(n, a + 0, a + 25088, a + 12544);
-    k77_features_10_conv_0_0_conv2d(n, a + 12544, p + 192832, a + 25088);
-    k78_features_10_conv_0_1_batchnorm(n, a + 25088, p + 217408, p + 217792, p + 218176, p + 218560, a + 100352);
-    k79_features_10_conv_0_y_2_relu6(n, a + 100352, a + 25088);
-    k80_features_10_conv_1_0_conv2d(n, a + 25088, p + 218944, a + 100352, a + 0);
-    k81_features_10_conv_1_1_batchnorm(n, a + 100352, p + 222400, p + 222784, p + 223168, p + 223552, a + 25088);
-    k82_features_10_conv_1_y_2_relu6(n, a + 25088, a + 100352);
-    k83_features_10_conv_2_conv2d(n, a + 100352, p + 223936, a + 0);
-    k84_features_10_conv_3_batchnorm(n, a + 0, p + 248512, p + 248576, p + 248640, p + 248704, a + 25088);
-    k85_features_10_add(n, a + 12544, a + 25088, a + 0);
-    k86_features_11_conv_0_0_conv2d(n, a + 0, p + 248768, a + 12544);
-    k87_features_11_conv_0_1_batchnorm(n, a + 12544, p + 273344, p + 273728, p + 274112, p + 274496, a + 87808);
-    k88_features_11_conv_0_y_2_relu6(n, a + 87808, a + 0);
-    k89_features_11_conv_1_0_conv2d(n, a + 0, p + 274880, a + 75264, a + 150528);
-    k90_features_11_conv_1_1_batchnorm(n, a + 75264, p + 278336, p + 278720, p + 279104, p + 279488, a + 0);
-    k91_features_11_conv_1_y_2_relu6(n, a + 0, a + 75264);
-    k92_features_11_conv_2_conv2d(n, a + 75264, p + 279872, a + 0);
-    k93_features_11_conv_3_batchnorm(n, a + 0, p + 316736, p + 316832, p + 316928, p + 317024, a + 18816);
-    k94_features_12_conv_0_0_conv2d(n, a + 18816, p + 317120, a + 37632);
-    k95_features_12_conv_0_1_batchnorm(n, a + 37632, p + 372416, p + 372992, p + 373568, p + 374144, a + 150528);
+    k59_features_8_conv_0_0_conv2d(n, a + 0, p + 130816, a + 12544);
+    k60_features_8_conv_0_1_batchnorm(n, a + 12544, p + 155392, p + 155776, p + 3510952, p + 3511336, a + 87808);
+    k61_features_8_conv_0_y_2_relu6(n, a + 87808, a + 12544);
+    k62_features_8_conv_1_0_conv2d(n, a + 12544, p + 156160, a + 87808, a + 163072);
+    k60_features_8_conv_0_1_batchnorm(n, a + 87808, p + 159616, p + 160000, p + 3511720, p + 3512104, a + 12544);
+    k61_features_8_conv_0_y_2_relu6(n, a + 12544, a + 87808);
+    k65_features_8_conv_2_conv2d(n, a + 87808, p + 160384, a + 12544);
+    k58_features_7_conv_3_batchnorm(n, a + 12544, p + 184960, p + 185024, p + 3512488, p + 3512552, a + 25088);
+    k67_features_8_add(n, a + 0, a + 25088, a + 12544);
+    k59_features_8_conv_0_0_conv2d(n, a + 12544, p + 185088, a + 25088);
+    k60_features_8_conv_0_1_batchnorm(n, a + 25088, p + 209664, p + 210048, p + 3512616, p + 3513000, a + 100352);
+    k61_features_8_conv_0_y_2_relu6(n, a + 100352, a + 25088);
+    k62_features_8_conv_1_0_conv2d(n, a + 25088, p + 210432, a + 100352, a + 0);
+    k60_features_8_conv_0_1_batchnorm(n, a + 100352, p + 213888, p + 214272, p + 3513384, p + 3513768, a + 25088);
+    k61_features_8_conv_0_y_2_relu6(n, a + 25088, a + 100352);
+    k65_features_8_conv_2_conv2d(n, a + 100352, p + 214656, a + 0);
+    k58_features_7_conv_3_batchnorm(n, a + 0, p + 239232, p + 239296, p + 3514152, p + 3514216, a + 25088);
+    k67_features_8_add(n, a + 12544, a + 25088, a + 0);
+    k59_features_8_conv_0_0_conv2d(n, a + 0, p + 239360, a + 12544);
+    k60_features_8_conv_0_1_batchnorm(n, a + 12544, p + 263936, p + 264320, p + 3514280, p + 3514664, a + 87808);
+    k61_features_8_conv_0_y_2_relu6(n, a + 87808, a + 0);
+    k62_features_8_conv_1_0_conv2d(n, a + 0, p + 264704, a + 75264, a + 150528);
+    k60_features_8_conv_0_1_batchnorm(n, a + 75264, p + 268160, p + 268544, p + 3515048, p + 3515432, a + 0);
+    k61_features_8_conv_0_y_2_relu6(n, a + 0, a + 75264);
+    k92_features_11_conv_2_conv2d(n, a + 75264, p + 268928, a + 0);
+    k93_features_11_conv_3_batchnorm(n, a + 0, p + 305792, p + 305888, p + 3515816, p + 3515912, a + 18816);
+    k94_features_12_conv_0_0_conv2d(n, a + 18816, p + 305984, a + 37632);
+    k95_features_12_conv_0_1_batchnorm(n, a + 37632, p + 361280, p + 361856, p + 3516008, p + 3516584, a + 150528);
     k96_features_12_conv_0_y_2_relu6(n, a + 150528, a + 37632);
-    k97_features_12_conv_1_0_conv2d(n, a + 37632, p + 374720, a + 150528, a + 0);
-    k98_features_12_conv_1_1_batchnorm(n, a + 150528, p + 379904, p + 380480, p + 381056, p + 381632, a + 37632);
-    k99_features_12_conv_1_y_2_relu6(n, a + 37632, a + 150528);
-    k100_features_12_conv_2_conv2d(n, a + 150528, p + 382208, a + 0);
-    k101_features_12_conv_3_batchnorm(n, a + 0, p + 437504, p + 437600, p + 437696, p + 437792, a + 37632);
+    k97_features_12_conv_1_0_conv2d(n, a + 37632, p + 362432, a + 150528, a + 0);
+    k95_features_12_conv_0_1_batchnorm(n, a + 150528, p + 367616, p + 368192, p + 3517160, p + 3517736, a + 37632);
+    k96_features_12_conv_0_y_2_relu6(n, a + 37632, a + 150528);
+    k100_features_12_conv_2_conv2d(n, a + 150528, p + 368768, a + 0);
+    k93_features_11_conv_3_batchnorm(n, a + 0, p + 424064, p + 424160, p + 3518312, p + 3518408, a + 37632);
     k102_features_12_add(n, a + 18816, a + 37632, a + 0);
-    k103_features_13_conv_0_0_conv2d(n, a + 0, p + 437888, a + 18816);
-    k104_features_13_conv_0_1_batchnorm(n, a + 18816, p + 493184, p + 493760, p + 494336, p + 494912, a + 131712);
-    k105_features_13_conv_0_y_2_relu6(n, a + 131712, a + 18816);
-    k106_features_13_conv_1_0_conv2d(n, a + 18816, p + 495488, a + 131712, a + 244608);
-    k107_features_13_conv_1_1_batchnorm(n, a + 131712, p + 500672, p + 501248, p + 501824, p + 502400, a + 18816);
-    k108_features_13_conv_1_y_2_relu6(n, a + 18816, a + 131712);
-    k109_features_13_conv_2_conv2d(n, a + 131712, p + 502976, a + 18816);
-    k110_features_13_conv_3_batchnorm(n, a + 18816, p + 558272, p + 558368, p + 558464, p + 558560, a + 37632);
-    k111_features_13_add(n, a + 0, a + 37632, a + 18816);
-    k112_features_14_conv_0_0_conv2d(n, a + 18816, p + 558656, a + 37632);
-    k113_features_14_conv_0_1_batchnorm(n, a + 37632, p + 613952, p + 614528, p + 615104, p + 615680, a + 150528);
-    k114_features_14_conv_0_y_2_relu6(n, a + 150528, a + 0);
-    k115_features_14_conv_1_0_conv2d(n, a + 0, p + 616256, a + 112896, a + 141120);
-    k116_features_14_conv_1_1_batchnorm(n, a + 112896, p + 621440, p + 622016, p + 622592, p + 623168, a + 0);
+    k94_features_12_conv_0_0_conv2d(n, a + 0, p + 424256, a + 18816);
+    k95_features_12_conv_0_1_batchnorm(n, a + 18816, p + 479552, p + 480128, p + 3518504, p + 3519080, a + 131712);
+    k96_features_12_conv_0_y_2_relu6(n, a + 131712, a + 18816);
+    k97_features_12_conv_1_0_conv2d(n, a + 18816, p + 480704, a + 131712, a + 244608);
+    k95_features_12_conv_0_1_batchnorm(n, a + 131712, p + 485888, p + 486464, p + 3519656, p + 3520232, a + 18816);
+    k96_features_12_conv_0_y_2_relu6(n, a + 18816, a + 131712);
+    k100_features_12_conv_2_conv2d(n, a + 131712, p + 487040, a + 18816);
+    k93_features_11_conv_3_batchnorm(n, a + 18816, p + 542336, p + 542432, p + 3520808, p + 3520904, a + 37632);
+    k102_features_12_add(n, a + 0, a + 37632, a + 18816);
+    k94_features_12_conv_0_0_conv2d(n, a + 18816, p + 542528, a + 37632);
+    k95_features_12_conv_0_1_batchnorm(n, a + 37632, p + 597824, p + 598400, p + 3521000, p + 3521576, a + 150528);
+    k96_features_12_conv_0_y_2_relu6(n, a + 150528, a + 0);
+    k115_features_14_conv_1_0_conv2d(n, a + 0, p + 598976, a + 112896, a + 141120);
+    k116_features_14_conv_1_1_batchnorm(n, a + 112896, p + 604160, p + 604736, p + 3522152, p + 3522728, a + 0);
     k117_features_14_conv_1_y_2_relu6(n, a + 0, a + 28224);
-    k118_features_14_conv_2_conv2d(n, a + 28224, p + 623744, a + 0);
-    k119_features_14_conv_3_batchnorm(n, a + 0, p + 715904, p + 716064, p + 716224, p + 716384, a + 7840);
-    k120_features_15_conv_0_0_conv2d(n, a + 7840, p + 716544, a + 15680);
-    k121_features_15_conv_0_1_batchnorm(n, a + 15680, p + 870144, p + 871104, p + 872064, p + 873024, a + 62720);
+    k118_features_14_conv_2_conv2d(n, a + 28224, p + 605312, a + 0);
+    k119_features_14_conv_3_batchnorm(n, a + 0, p + 697472, p + 697632, p + 3523304, p + 3523464, a + 7840);
+    k120_features_15_conv_0_0_conv2d(n, a + 7840, p + 697792, a + 15680);
+    k121_features_15_conv_0_1_batchnorm(n, a + 15680, p + 851392, p + 852352, p + 3523624, p + 3524584, a + 62720);
     k122_features_15_conv_0_y_2_relu6(n, a + 62720, a + 15680);
-    k123_features_15_conv_1_0_conv2d(n, a + 15680, p + 873984, a + 62720, a + 0);
-    k124_features_15_conv_1_1_batchnorm(n, a + 62720, p + 882624, p + 883584, p + 884544, p + 885504, a + 15680);
-    k125_features_15_conv_1_y_2_relu6(n, a + 15680, a + 62720);
-    k126_features_15_conv_2_conv2d(n, a + 62720, p + 886464, a + 0);
-    k127_features_15_conv_3_batchnorm(n, a + 0, p + 1040064, p + 1040224, p + 1040384, p + 1040544, a + 15680);
+    k123_features_15_conv_1_0_conv2d(n, a + 15680, p + 853312, a + 62720, a + 0);
+    k121_features_15_conv_0_1_batchnorm(n, a + 62720, p + 861952, p + 862912, p + 3525544, p + 3526504, a + 15680);
+    k122_features_15_conv_0_y_2_relu6(n, a + 15680, a + 62720);
+    k126_features_15_conv_2_conv2d(n, a + 62720, p + 863872, a + 0);
+    k119_features_14_conv_3_batchnorm(n, a + 0, p + 1017472, p + 1017632, p + 3527464, p + 3527624, a + 15680);
     k128_features_15_add(n, a + 7840, a + 15680, a + 0);
-    k129_features_16_conv_0_0_conv2d(n, a + 0, p + 1040704, a + 7840);
-    k130_features_16_conv_0_1_batchnorm(n, a + 7840, p + 1194304, p + 1195264, p + 1196224, p + 1197184, a + 54880);
-    k131_features_16_conv_0_y_2_relu6(n, a + 54880, a + 7840);
-    k132_features_16_conv_1_0_conv2d(n, a + 7840, p + 1198144, a + 54880, a + 101920);
-    k133_features_16_conv_1_1_batchnorm(n, a + 54880, p + 1206784, p + 1207744, p + 1208704, p + 1209664, a + 7840);
-    k134_features_16_conv_1_y_2_relu6(n, a + 7840, a + 54880);
-    k135_features_16_conv_2_conv2d(n, a + 54880, p + 1210624, a + 7840);
-    k136_features_16_conv_3_batchnorm(n, a + 7840, p + 1364224, p + 1364384, p + 1364544, p + 1364704, a + 15680);
-    k137_features_16_add(n, a + 0, a + 15680, a + 7840);
-    k138_features_17_conv_0_0_conv2d(n, a + 7840, p + 1364864, a + 15680);
-    k139_features_17_conv_0_1_batchnorm(n, a + 15680, p + 1518464, p + 1519424, p + 1520384, p + 1521344, a + 62720);
-    k140_features_17_conv_0_y_2_relu6(n, a + 62720, a + 0);
-    k141_features_17_conv_1_0_conv2d(n, a + 0, p + 1522304, a + 47040, a + 94080);
-    k142_features_17_conv_1_1_batchnorm(n, a + 47040, p + 1530944, p + 1531904, p + 1532864, p + 1533824, a + 0);
-    k143_features_17_conv_1_y_2_relu6(n, a + 0, a + 47040);
-    k144_features_17_conv_2_conv2d(n, a + 47040, p + 1534784, a + 0);
-    k145_features_17_conv_3_batchnorm(n, a + 0, p + 1841984, p + 1842304, p + 1842624, p + 1842944, a + 15680);
-    k146_features_18_0_conv2d(n, a + 15680, p + 1843264, a + 31360);
-    k147_features_18_1_batchnorm(n, a + 31360, p + 2252864, p + 2254144, p + 2255424, p + 2256704, a + 94080);
+    k120_features_15_conv_0_0_conv2d(n, a + 0, p + 1017792, a + 7840);
+    k121_features_15_conv_0_1_batchnorm(n, a + 7840, p + 1171392, p + 1172352, p + 3527784, p + 3528744, a + 54880);
+    k122_features_15_conv_0_y_2_relu6(n, a + 54880, a + 7840);
+    k123_features_15_conv_1_0_conv2d(n, a + 7840, p + 1173312, a + 54880, a + 101920);
+    k121_features_15_conv_0_1_batchnorm(n, a + 54880, p + 1181952, p + 1182912, p + 3529704, p + 3530664, a + 7840);
+    k122_features_15_conv_0_y_2_relu6(n, a + 7840, a + 54880);
+    k126_features_15_conv_2_conv2d(n, a + 54880, p + 1183872, a + 7840);
+    k119_features_14_conv_3_batchnorm(n, a + 7840, p + 1337472, p + 1337632, p + 3531624, p + 3531784, a + 15680);
+    k128_features_15_add(n, a + 0, a + 15680, a + 7840);
+    k120_features_15_conv_0_0_conv2d(n, a + 7840, p + 1337792, a + 15680);
+    k121_features_15_conv_0_1_batchnorm(n, a + 15680, p + 1491392, p + 1492352, p + 3531944, p + 3532904, a + 62720);
+    k122_features_15_conv_0_y_2_relu6(n, a + 62720, a + 0);
+    k123_features_15_conv_1_0_conv2d(n, a + 0, p + 1493312, a + 47040, a + 94080);
+    k121_features_15_conv_0_1_batchnorm(n, a + 47040, p + 1501952, p + 1502912, p + 3533864, p + 3534824, a + 0);
+    k122_features_15_conv_0_y_2_relu6(n, a + 0, a + 47040);
+    k144_features_17_conv_2_conv2d(n, a + 47040, p + 1503872, a + 0);
+    k145_features_17_conv_3_batchnorm(n, a + 0, p + 1811072, p + 1811392, p + 3535784, p + 3536104, a + 15680);
+    k146_features_18_0_conv2d(n, a + 15680, p + 1811712, a + 31360);
+    k147_features_18_1_batchnorm(n, a + 31360, p + 2221312, p + 2222592, p + 3536424, p + 3537704, a + 94080);
     k148_features_18_y_2_relu6(n, a + 94080, a + 0);
     k149_pooled_global_avgpool(n, a + 0, a + 62720);
     k150_classifier_0_dropout(n, a + 62720, a + 0);
-    k151_classifier_1_dense(n, a + 0, p + 2257984, p + 3537984, a + 1280);
+    k151_classifier_1_dense(n, a + 0, p + 2223872, p + 3503872, a + 1280);
     memcpy(classifier, a + 1280, (size_t)n * 1000 * sizeof(dlc_float));
     return DLC_OK;
 }
@@ -3558,7 +2026,9 @@ static const dlc_model_info mobilenet_v2_info_table = {
     mobilenet_v2_input_descs, mobilenet_v2_output_descs, mobilenet_v2_param_descs,
     MOBILENET_V2_PARAM_COUNT, MOBILENET_V2_ARENA_COUNT,
     mobilenet_v2_info_create, mobilenet_v2_info_destroy, mobilenet_v2_info_init, mobilenet_v2_info_load, mobilenet_v2_info_save,
-    mobilenet_v2_info_params, mobilenet_v2_info_forward
+    mobilenet_v2_info_params, mobilenet_v2_info_forward,
+    0, NULL, 0, /* no train section: no training entry points */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 const dlc_model_info *mobilenet_v2_info(void)

@@ -9,108 +9,108 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc resnet18_param_descs[102] = {
-    { "conv1.weight", 4, {64, 3, 7, 7}, 0, 9408 },
-    { "bn1.weight", 1, {64}, 9408, 64 },
-    { "bn1.bias", 1, {64}, 9472, 64 },
-    { "bn1.running_mean", 1, {64}, 9536, 64 },
-    { "bn1.running_var", 1, {64}, 9600, 64 },
-    { "layer1.0.conv1.weight", 4, {64, 64, 3, 3}, 9664, 36864 },
-    { "layer1.0.bn1.weight", 1, {64}, 46528, 64 },
-    { "layer1.0.bn1.bias", 1, {64}, 46592, 64 },
-    { "layer1.0.bn1.running_mean", 1, {64}, 46656, 64 },
-    { "layer1.0.bn1.running_var", 1, {64}, 46720, 64 },
-    { "layer1.0.conv2.weight", 4, {64, 64, 3, 3}, 46784, 36864 },
-    { "layer1.0.bn2.weight", 1, {64}, 83648, 64 },
-    { "layer1.0.bn2.bias", 1, {64}, 83712, 64 },
-    { "layer1.0.bn2.running_mean", 1, {64}, 83776, 64 },
-    { "layer1.0.bn2.running_var", 1, {64}, 83840, 64 },
-    { "layer1.1.conv1.weight", 4, {64, 64, 3, 3}, 83904, 36864 },
-    { "layer1.1.bn1.weight", 1, {64}, 120768, 64 },
-    { "layer1.1.bn1.bias", 1, {64}, 120832, 64 },
-    { "layer1.1.bn1.running_mean", 1, {64}, 120896, 64 },
-    { "layer1.1.bn1.running_var", 1, {64}, 120960, 64 },
-    { "layer1.1.conv2.weight", 4, {64, 64, 3, 3}, 121024, 36864 },
-    { "layer1.1.bn2.weight", 1, {64}, 157888, 64 },
-    { "layer1.1.bn2.bias", 1, {64}, 157952, 64 },
-    { "layer1.1.bn2.running_mean", 1, {64}, 158016, 64 },
-    { "layer1.1.bn2.running_var", 1, {64}, 158080, 64 },
-    { "layer2.0.conv1.weight", 4, {128, 64, 3, 3}, 158144, 73728 },
-    { "layer2.0.bn1.weight", 1, {128}, 231872, 128 },
-    { "layer2.0.bn1.bias", 1, {128}, 232000, 128 },
-    { "layer2.0.bn1.running_mean", 1, {128}, 232128, 128 },
-    { "layer2.0.bn1.running_var", 1, {128}, 232256, 128 },
-    { "layer2.0.conv2.weight", 4, {128, 128, 3, 3}, 232384, 147456 },
-    { "layer2.0.bn2.weight", 1, {128}, 379840, 128 },
-    { "layer2.0.bn2.bias", 1, {128}, 379968, 128 },
-    { "layer2.0.bn2.running_mean", 1, {128}, 380096, 128 },
-    { "layer2.0.bn2.running_var", 1, {128}, 380224, 128 },
-    { "layer2.0.downsample.0.weight", 4, {128, 64, 1, 1}, 380352, 8192 },
-    { "layer2.0.downsample.1.weight", 1, {128}, 388544, 128 },
-    { "layer2.0.downsample.1.bias", 1, {128}, 388672, 128 },
-    { "layer2.0.downsample.1.running_mean", 1, {128}, 388800, 128 },
-    { "layer2.0.downsample.1.running_var", 1, {128}, 388928, 128 },
-    { "layer2.1.conv1.weight", 4, {128, 128, 3, 3}, 389056, 147456 },
-    { "layer2.1.bn1.weight", 1, {128}, 536512, 128 },
-    { "layer2.1.bn1.bias", 1, {128}, 536640, 128 },
-    { "layer2.1.bn1.running_mean", 1, {128}, 536768, 128 },
-    { "layer2.1.bn1.running_var", 1, {128}, 536896, 128 },
-    { "layer2.1.conv2.weight", 4, {128, 128, 3, 3}, 537024, 147456 },
-    { "layer2.1.bn2.weight", 1, {128}, 684480, 128 },
-    { "layer2.1.bn2.bias", 1, {128}, 684608, 128 },
-    { "layer2.1.bn2.running_mean", 1, {128}, 684736, 128 },
-    { "layer2.1.bn2.running_var", 1, {128}, 684864, 128 },
-    { "layer3.0.conv1.weight", 4, {256, 128, 3, 3}, 684992, 294912 },
-    { "layer3.0.bn1.weight", 1, {256}, 979904, 256 },
-    { "layer3.0.bn1.bias", 1, {256}, 980160, 256 },
-    { "layer3.0.bn1.running_mean", 1, {256}, 980416, 256 },
-    { "layer3.0.bn1.running_var", 1, {256}, 980672, 256 },
-    { "layer3.0.conv2.weight", 4, {256, 256, 3, 3}, 980928, 589824 },
-    { "layer3.0.bn2.weight", 1, {256}, 1570752, 256 },
-    { "layer3.0.bn2.bias", 1, {256}, 1571008, 256 },
-    { "layer3.0.bn2.running_mean", 1, {256}, 1571264, 256 },
-    { "layer3.0.bn2.running_var", 1, {256}, 1571520, 256 },
-    { "layer3.0.downsample.0.weight", 4, {256, 128, 1, 1}, 1571776, 32768 },
-    { "layer3.0.downsample.1.weight", 1, {256}, 1604544, 256 },
-    { "layer3.0.downsample.1.bias", 1, {256}, 1604800, 256 },
-    { "layer3.0.downsample.1.running_mean", 1, {256}, 1605056, 256 },
-    { "layer3.0.downsample.1.running_var", 1, {256}, 1605312, 256 },
-    { "layer3.1.conv1.weight", 4, {256, 256, 3, 3}, 1605568, 589824 },
-    { "layer3.1.bn1.weight", 1, {256}, 2195392, 256 },
-    { "layer3.1.bn1.bias", 1, {256}, 2195648, 256 },
-    { "layer3.1.bn1.running_mean", 1, {256}, 2195904, 256 },
-    { "layer3.1.bn1.running_var", 1, {256}, 2196160, 256 },
-    { "layer3.1.conv2.weight", 4, {256, 256, 3, 3}, 2196416, 589824 },
-    { "layer3.1.bn2.weight", 1, {256}, 2786240, 256 },
-    { "layer3.1.bn2.bias", 1, {256}, 2786496, 256 },
-    { "layer3.1.bn2.running_mean", 1, {256}, 2786752, 256 },
-    { "layer3.1.bn2.running_var", 1, {256}, 2787008, 256 },
-    { "layer4.0.conv1.weight", 4, {512, 256, 3, 3}, 2787264, 1179648 },
-    { "layer4.0.bn1.weight", 1, {512}, 3966912, 512 },
-    { "layer4.0.bn1.bias", 1, {512}, 3967424, 512 },
-    { "layer4.0.bn1.running_mean", 1, {512}, 3967936, 512 },
-    { "layer4.0.bn1.running_var", 1, {512}, 3968448, 512 },
-    { "layer4.0.conv2.weight", 4, {512, 512, 3, 3}, 3968960, 2359296 },
-    { "layer4.0.bn2.weight", 1, {512}, 6328256, 512 },
-    { "layer4.0.bn2.bias", 1, {512}, 6328768, 512 },
-    { "layer4.0.bn2.running_mean", 1, {512}, 6329280, 512 },
-    { "layer4.0.bn2.running_var", 1, {512}, 6329792, 512 },
-    { "layer4.0.downsample.0.weight", 4, {512, 256, 1, 1}, 6330304, 131072 },
-    { "layer4.0.downsample.1.weight", 1, {512}, 6461376, 512 },
-    { "layer4.0.downsample.1.bias", 1, {512}, 6461888, 512 },
-    { "layer4.0.downsample.1.running_mean", 1, {512}, 6462400, 512 },
-    { "layer4.0.downsample.1.running_var", 1, {512}, 6462912, 512 },
-    { "layer4.1.conv1.weight", 4, {512, 512, 3, 3}, 6463424, 2359296 },
-    { "layer4.1.bn1.weight", 1, {512}, 8822720, 512 },
-    { "layer4.1.bn1.bias", 1, {512}, 8823232, 512 },
-    { "layer4.1.bn1.running_mean", 1, {512}, 8823744, 512 },
-    { "layer4.1.bn1.running_var", 1, {512}, 8824256, 512 },
-    { "layer4.1.conv2.weight", 4, {512, 512, 3, 3}, 8824768, 2359296 },
-    { "layer4.1.bn2.weight", 1, {512}, 11184064, 512 },
-    { "layer4.1.bn2.bias", 1, {512}, 11184576, 512 },
-    { "layer4.1.bn2.running_mean", 1, {512}, 11185088, 512 },
-    { "layer4.1.bn2.running_var", 1, {512}, 11185600, 512 },
-    { "fc.weight", 2, {1000, 512}, 11186112, 512000 },
-    { "fc.bias", 1, {1000}, 11698112, 1000 },
+    { "conv1.weight", 4, {64, 3, 7, 7}, 0, 9408, 0 },
+    { "bn1.weight", 1, {64}, 9408, 64, 0 },
+    { "bn1.bias", 1, {64}, 9472, 64, 0 },
+    { "bn1.running_mean", 1, {64}, 11689512, 64, 0 },
+    { "bn1.running_var", 1, {64}, 11689576, 64, 0 },
+    { "layer1.0.conv1.weight", 4, {64, 64, 3, 3}, 9536, 36864, 0 },
+    { "layer1.0.bn1.weight", 1, {64}, 46400, 64, 0 },
+    { "layer1.0.bn1.bias", 1, {64}, 46464, 64, 0 },
+    { "layer1.0.bn1.running_mean", 1, {64}, 11689640, 64, 0 },
+    { "layer1.0.bn1.running_var", 1, {64}, 11689704, 64, 0 },
+    { "layer1.0.conv2.weight", 4, {64, 64, 3, 3}, 46528, 36864, 0 },
+    { "layer1.0.bn2.weight", 1, {64}, 83392, 64, 0 },
+    { "layer1.0.bn2.bias", 1, {64}, 83456, 64, 0 },
+    { "layer1.0.bn2.running_mean", 1, {64}, 11689768, 64, 0 },
+    { "layer1.0.bn2.running_var", 1, {64}, 11689832, 64, 0 },
+    { "layer1.1.conv1.weight", 4, {64, 64, 3, 3}, 83520, 36864, 0 },
+    { "layer1.1.bn1.weight", 1, {64}, 120384, 64, 0 },
+    { "layer1.1.bn1.bias", 1, {64}, 120448, 64, 0 },
+    { "layer1.1.bn1.running_mean", 1, {64}, 11689896, 64, 0 },
+    { "layer1.1.bn1.running_var", 1, {64}, 11689960, 64, 0 },
+    { "layer1.1.conv2.weight", 4, {64, 64, 3, 3}, 120512, 36864, 0 },
+    { "layer1.1.bn2.weight", 1, {64}, 157376, 64, 0 },
+    { "layer1.1.bn2.bias", 1, {64}, 157440, 64, 0 },
+    { "layer1.1.bn2.running_mean", 1, {64}, 11690024, 64, 0 },
+    { "layer1.1.bn2.running_var", 1, {64}, 11690088, 64, 0 },
+    { "layer2.0.conv1.weight", 4, {128, 64, 3, 3}, 157504, 73728, 0 },
+    { "layer2.0.bn1.weight", 1, {128}, 231232, 128, 0 },
+    { "layer2.0.bn1.bias", 1, {128}, 231360, 128, 0 },
+    { "layer2.0.bn1.running_mean", 1, {128}, 11690152, 128, 0 },
+    { "layer2.0.bn1.running_var", 1, {128}, 11690280, 128, 0 },
+    { "layer2.0.conv2.weight", 4, {128, 128, 3, 3}, 231488, 147456, 0 },
+    { "layer2.0.bn2.weight", 1, {128}, 378944, 128, 0 },
+    { "layer2.0.bn2.bias", 1, {128}, 379072, 128, 0 },
+    { "layer2.0.bn2.running_mean", 1, {128}, 11690408, 128, 0 },
+    { "layer2.0.bn2.running_var", 1, {128}, 11690536, 128, 0 },
+    { "layer2.0.downsample.0.weight", 4, {128, 64, 1, 1}, 379200, 8192, 0 },
+    { "layer2.0.downsample.1.weight", 1, {128}, 387392, 128, 0 },
+    { "layer2.0.downsample.1.bias", 1, {128}, 387520, 128, 0 },
+    { "layer2.0.downsample.1.running_mean", 1, {128}, 11690664, 128, 0 },
+    { "layer2.0.downsample.1.running_var", 1, {128}, 11690792, 128, 0 },
+    { "layer2.1.conv1.weight", 4, {128, 128, 3, 3}, 387648, 147456, 0 },
+    { "layer2.1.bn1.weight", 1, {128}, 535104, 128, 0 },
+    { "layer2.1.bn1.bias", 1, {128}, 535232, 128, 0 },
+    { "layer2.1.bn1.running_mean", 1, {128}, 11690920, 128, 0 },
+    { "layer2.1.bn1.running_var", 1, {128}, 11691048, 128, 0 },
+    { "layer2.1.conv2.weight", 4, {128, 128, 3, 3}, 535360, 147456, 0 },
+    { "layer2.1.bn2.weight", 1, {128}, 682816, 128, 0 },
+    { "layer2.1.bn2.bias", 1, {128}, 682944, 128, 0 },
+    { "layer2.1.bn2.running_mean", 1, {128}, 11691176, 128, 0 },
+    { "layer2.1.bn2.running_var", 1, {128}, 11691304, 128, 0 },
+    { "layer3.0.conv1.weight", 4, {256, 128, 3, 3}, 683072, 294912, 0 },
+    { "layer3.0.bn1.weight", 1, {256}, 977984, 256, 0 },
+    { "layer3.0.bn1.bias", 1, {256}, 978240, 256, 0 },
+    { "layer3.0.bn1.running_mean", 1, {256}, 11691432, 256, 0 },
+    { "layer3.0.bn1.running_var", 1, {256}, 11691688, 256, 0 },
+    { "layer3.0.conv2.weight", 4, {256, 256, 3, 3}, 978496, 589824, 0 },
+    { "layer3.0.bn2.weight", 1, {256}, 1568320, 256, 0 },
+    { "layer3.0.bn2.bias", 1, {256}, 1568576, 256, 0 },
+    { "layer3.0.bn2.running_mean", 1, {256}, 11691944, 256, 0 },
+    { "layer3.0.bn2.running_var", 1, {256}, 11692200, 256, 0 },
+    { "layer3.0.downsample.0.weight", 4, {256, 128, 1, 1}, 1568832, 32768, 0 },
+    { "layer3.0.downsample.1.weight", 1, {256}, 1601600, 256, 0 },
+    { "layer3.0.downsample.1.bias", 1, {256}, 1601856, 256, 0 },
+    { "layer3.0.downsample.1.running_mean", 1, {256}, 11692456, 256, 0 },
+    { "layer3.0.downsample.1.running_var", 1, {256}, 11692712, 256, 0 },
+    { "layer3.1.conv1.weight", 4, {256, 256, 3, 3}, 1602112, 589824, 0 },
+    { "layer3.1.bn1.weight", 1, {256}, 2191936, 256, 0 },
+    { "layer3.1.bn1.bias", 1, {256}, 2192192, 256, 0 },
+    { "layer3.1.bn1.running_mean", 1, {256}, 11692968, 256, 0 },
+    { "layer3.1.bn1.running_var", 1, {256}, 11693224, 256, 0 },
+    { "layer3.1.conv2.weight", 4, {256, 256, 3, 3}, 2192448, 589824, 0 },
+    { "layer3.1.bn2.weight", 1, {256}, 2782272, 256, 0 },
+    { "layer3.1.bn2.bias", 1, {256}, 2782528, 256, 0 },
+    { "layer3.1.bn2.running_mean", 1, {256}, 11693480, 256, 0 },
+    { "layer3.1.bn2.running_var", 1, {256}, 11693736, 256, 0 },
+    { "layer4.0.conv1.weight", 4, {512, 256, 3, 3}, 2782784, 1179648, 0 },
+    { "layer4.0.bn1.weight", 1, {512}, 3962432, 512, 0 },
+    { "layer4.0.bn1.bias", 1, {512}, 3962944, 512, 0 },
+    { "layer4.0.bn1.running_mean", 1, {512}, 11693992, 512, 0 },
+    { "layer4.0.bn1.running_var", 1, {512}, 11694504, 512, 0 },
+    { "layer4.0.conv2.weight", 4, {512, 512, 3, 3}, 3963456, 2359296, 0 },
+    { "layer4.0.bn2.weight", 1, {512}, 6322752, 512, 0 },
+    { "layer4.0.bn2.bias", 1, {512}, 6323264, 512, 0 },
+    { "layer4.0.bn2.running_mean", 1, {512}, 11695016, 512, 0 },
+    { "layer4.0.bn2.running_var", 1, {512}, 11695528, 512, 0 },
+    { "layer4.0.downsample.0.weight", 4, {512, 256, 1, 1}, 6323776, 131072, 0 },
+    { "layer4.0.downsample.1.weight", 1, {512}, 6454848, 512, 0 },
+    { "layer4.0.downsample.1.bias", 1, {512}, 6455360, 512, 0 },
+    { "layer4.0.downsample.1.running_mean", 1, {512}, 11696040, 512, 0 },
+    { "layer4.0.downsample.1.running_var", 1, {512}, 11696552, 512, 0 },
+    { "layer4.1.conv1.weight", 4, {512, 512, 3, 3}, 6455872, 2359296, 0 },
+    { "layer4.1.bn1.weight", 1, {512}, 8815168, 512, 0 },
+    { "layer4.1.bn1.bias", 1, {512}, 8815680, 512, 0 },
+    { "layer4.1.bn1.running_mean", 1, {512}, 11697064, 512, 0 },
+    { "layer4.1.bn1.running_var", 1, {512}, 11697576, 512, 0 },
+    { "layer4.1.conv2.weight", 4, {512, 512, 3, 3}, 8816192, 2359296, 0 },
+    { "layer4.1.bn2.weight", 1, {512}, 11175488, 512, 0 },
+    { "layer4.1.bn2.bias", 1, {512}, 11176000, 512, 0 },
+    { "layer4.1.bn2.running_mean", 1, {512}, 11698088, 512, 0 },
+    { "layer4.1.bn2.running_var", 1, {512}, 11698600, 512, 0 },
+    { "fc.weight", 2, {1000, 512}, 11176512, 512000, 0 },
+    { "fc.bias", 1, {1000}, 11688512, 1000, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -220,11 +220,11 @@ static const dlc_init_spec resnet18_param_inits[102] = {
 };
 
 static const dlc_tensor_desc resnet18_input_descs[1] = {
-    { "x", 3, {3, 224, 224}, 0, 150528 },
+    { "x", 3, {3, 224, 224}, 0, 150528, 0 },
 };
 
 static const dlc_tensor_desc resnet18_output_descs[1] = {
-    { "logits", 1, {1000}, 0, 1000 },
+    { "logits", 1, {1000}, 0, 1000, 0 },
 };
 
 /* resnet18.net:27: conv1  = conv2d(x, 64, kernel=7, stride=2, pad=3, bias=false)    # [64,112,112]
@@ -372,48 +372,6 @@ static void k6_layer1_0_y_2_relu(int n,
     }
 }
 
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.0.conv2: conv2d [64,56,56] -> [64,56,56] */
-static void k7_layer1_0_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */,
-        dlc_float *DLC_RESTRICT ws /* 1806336 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 56, 56,   /* input  C, H, W */
-        64, 56, 56,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.0.bn2: batchnorm [64,56,56] -> [64,56,56] */
-static void k8_layer1_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */)
-{
-    enum { C = 64, HW = 3136 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet18.net:16: return relu(y + x)
  * layer1.0.0: add [64,56,56], [64,56,56] -> [64,56,56] */
 static void k9_layer1_0_0_add(int n,
@@ -424,141 +382,6 @@ static void k9_layer1_0_0_add(int n,
     enum { SIZE_A = 200704, SIZE_B = 200704, SIZE = 200704 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* resnet18.net:16: return relu(y + x)
- * layer1.0.1: relu [64,56,56] -> [64,56,56] */
-static void k10_layer1_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */)
-{
-    const int64_t SIZE = 200704; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.1.conv1: conv2d [64,56,56] -> [64,56,56] */
-static void k11_layer1_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */,
-        dlc_float *DLC_RESTRICT ws /* 1806336 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 56, 56,   /* input  C, H, W */
-        64, 56, 56,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.1.bn1: batchnorm [64,56,56] -> [64,56,56] */
-static void k12_layer1_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */)
-{
-    enum { C = 64, HW = 3136 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.1.y.2: relu [64,56,56] -> [64,56,56] */
-static void k13_layer1_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */)
-{
-    const int64_t SIZE = 200704; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.1.conv2: conv2d [64,56,56] -> [64,56,56] */
-static void k14_layer1_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */,
-        dlc_float *DLC_RESTRICT ws /* 1806336 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 56, 56,   /* input  C, H, W */
-        64, 56, 56,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.1.bn2: batchnorm [64,56,56] -> [64,56,56] */
-static void k15_layer1_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */)
-{
-    enum { C = 64, HW = 3136 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet18.net:16: return relu(y + x)
- * layer1.1.0: add [64,56,56], [64,56,56] -> [64,56,56] */
-static void k16_layer1_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,64,56,56] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */)
-{
-    enum { SIZE_A = 200704, SIZE_B = 200704, SIZE = 200704 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet18.net:16: return relu(y + x)
- * layer1.1.1: relu [64,56,56] -> [64,56,56] */
-static void k17_layer1_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,56,56] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,56,56] */)
-{
-    const int64_t SIZE = 200704; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* resnet18.net:20: y = conv2d(x, c, kernel=3, stride=stride, pad=1, bias=false, name="conv1")
@@ -634,30 +457,6 @@ static void k21_layer2_0_conv2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet18.net:22: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.0.bn2: batchnorm [128,28,28] -> [128,28,28] */
-static void k22_layer2_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [128] */,
-        const dlc_float *DLC_RESTRICT bias /* [128] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [128] */,
-        const dlc_float *DLC_RESTRICT running_var /* [128] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */)
-{
-    enum { C = 128, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet18.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
  * layer2.0.downsample.0: conv2d [64,56,56] -> [128,28,28] */
 static void k23_layer2_0_downsample_0_conv2d(int n,
@@ -676,30 +475,6 @@ static void k23_layer2_0_downsample_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet18.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
- * layer2.0.downsample.1: batchnorm [128,28,28] -> [128,28,28] */
-static void k24_layer2_0_downsample_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [128] */,
-        const dlc_float *DLC_RESTRICT bias /* [128] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [128] */,
-        const dlc_float *DLC_RESTRICT running_var /* [128] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */)
-{
-    enum { C = 128, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet18.net:24: return relu(y + downsample)
  * layer2.0.0: add [128,28,28], [128,28,28] -> [128,28,28] */
 static void k25_layer2_0_0_add(int n,
@@ -710,141 +485,6 @@ static void k25_layer2_0_0_add(int n,
     enum { SIZE_A = 100352, SIZE_B = 100352, SIZE = 100352 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* resnet18.net:24: return relu(y + downsample)
- * layer2.0.1: relu [128,28,28] -> [128,28,28] */
-static void k26_layer2_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */)
-{
-    const int64_t SIZE = 100352; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.1.conv1: conv2d [128,28,28] -> [128,28,28] */
-static void k27_layer2_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [128,128,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */,
-        dlc_float *DLC_RESTRICT ws /* 903168 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        128, 28, 28,   /* input  C, H, W */
-        128, 28, 28,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.1.bn1: batchnorm [128,28,28] -> [128,28,28] */
-static void k28_layer2_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [128] */,
-        const dlc_float *DLC_RESTRICT bias /* [128] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [128] */,
-        const dlc_float *DLC_RESTRICT running_var /* [128] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */)
-{
-    enum { C = 128, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.1.y.2: relu [128,28,28] -> [128,28,28] */
-static void k29_layer2_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */)
-{
-    const int64_t SIZE = 100352; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.1.conv2: conv2d [128,28,28] -> [128,28,28] */
-static void k30_layer2_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [128,128,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */,
-        dlc_float *DLC_RESTRICT ws /* 903168 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        128, 28, 28,   /* input  C, H, W */
-        128, 28, 28,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.1.bn2: batchnorm [128,28,28] -> [128,28,28] */
-static void k31_layer2_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        const dlc_float *DLC_RESTRICT weight /* [128] */,
-        const dlc_float *DLC_RESTRICT bias /* [128] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [128] */,
-        const dlc_float *DLC_RESTRICT running_var /* [128] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */)
-{
-    enum { C = 128, HW = 784 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet18.net:16: return relu(y + x)
- * layer2.1.0: add [128,28,28], [128,28,28] -> [128,28,28] */
-static void k32_layer2_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,128,28,28] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */)
-{
-    enum { SIZE_A = 100352, SIZE_B = 100352, SIZE = 100352 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet18.net:16: return relu(y + x)
- * layer2.1.1: relu [128,28,28] -> [128,28,28] */
-static void k33_layer2_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,28,28] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,28,28] */)
-{
-    const int64_t SIZE = 100352; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* resnet18.net:20: y = conv2d(x, c, kernel=3, stride=stride, pad=1, bias=false, name="conv1")
@@ -920,30 +560,6 @@ static void k37_layer3_0_conv2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet18.net:22: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.0.bn2: batchnorm [256,14,14] -> [256,14,14] */
-static void k38_layer3_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [256] */,
-        const dlc_float *DLC_RESTRICT bias /* [256] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [256] */,
-        const dlc_float *DLC_RESTRICT running_var /* [256] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */)
-{
-    enum { C = 256, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet18.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
  * layer3.0.downsample.0: conv2d [128,28,28] -> [256,14,14] */
 static void k39_layer3_0_downsample_0_conv2d(int n,
@@ -962,30 +578,6 @@ static void k39_layer3_0_downsample_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet18.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
- * layer3.0.downsample.1: batchnorm [256,14,14] -> [256,14,14] */
-static void k40_layer3_0_downsample_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [256] */,
-        const dlc_float *DLC_RESTRICT bias /* [256] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [256] */,
-        const dlc_float *DLC_RESTRICT running_var /* [256] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */)
-{
-    enum { C = 256, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet18.net:24: return relu(y + downsample)
  * layer3.0.0: add [256,14,14], [256,14,14] -> [256,14,14] */
 static void k41_layer3_0_0_add(int n,
@@ -996,141 +588,6 @@ static void k41_layer3_0_0_add(int n,
     enum { SIZE_A = 50176, SIZE_B = 50176, SIZE = 50176 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* resnet18.net:24: return relu(y + downsample)
- * layer3.0.1: relu [256,14,14] -> [256,14,14] */
-static void k42_layer3_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */)
-{
-    const int64_t SIZE = 50176; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.1.conv1: conv2d [256,14,14] -> [256,14,14] */
-static void k43_layer3_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [256,256,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */,
-        dlc_float *DLC_RESTRICT ws /* 451584 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        256, 14, 14,   /* input  C, H, W */
-        256, 14, 14,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.1.bn1: batchnorm [256,14,14] -> [256,14,14] */
-static void k44_layer3_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [256] */,
-        const dlc_float *DLC_RESTRICT bias /* [256] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [256] */,
-        const dlc_float *DLC_RESTRICT running_var /* [256] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */)
-{
-    enum { C = 256, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.1.y.2: relu [256,14,14] -> [256,14,14] */
-static void k45_layer3_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */)
-{
-    const int64_t SIZE = 50176; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.1.conv2: conv2d [256,14,14] -> [256,14,14] */
-static void k46_layer3_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [256,256,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */,
-        dlc_float *DLC_RESTRICT ws /* 451584 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        256, 14, 14,   /* input  C, H, W */
-        256, 14, 14,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.1.bn2: batchnorm [256,14,14] -> [256,14,14] */
-static void k47_layer3_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        const dlc_float *DLC_RESTRICT weight /* [256] */,
-        const dlc_float *DLC_RESTRICT bias /* [256] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [256] */,
-        const dlc_float *DLC_RESTRICT running_var /* [256] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */)
-{
-    enum { C = 256, HW = 196 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet18.net:16: return relu(y + x)
- * layer3.1.0: add [256,14,14], [256,14,14] -> [256,14,14] */
-static void k48_layer3_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,256,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */)
-{
-    enum { SIZE_A = 50176, SIZE_B = 50176, SIZE = 50176 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet18.net:16: return relu(y + x)
- * layer3.1.1: relu [256,14,14] -> [256,14,14] */
-static void k49_layer3_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,256,14,14] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,256,14,14] */)
-{
-    const int64_t SIZE = 50176; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* resnet18.net:20: y = conv2d(x, c, kernel=3, stride=stride, pad=1, bias=false, name="conv1")
@@ -1206,30 +663,6 @@ static void k53_layer4_0_conv2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet18.net:22: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer4.0.bn2: batchnorm [512,7,7] -> [512,7,7] */
-static void k54_layer4_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [512] */,
-        const dlc_float *DLC_RESTRICT bias /* [512] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [512] */,
-        const dlc_float *DLC_RESTRICT running_var /* [512] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */)
-{
-    enum { C = 512, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet18.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
  * layer4.0.downsample.0: conv2d [256,14,14] -> [512,7,7] */
 static void k55_layer4_0_downsample_0_conv2d(int n,
@@ -1248,30 +681,6 @@ static void k55_layer4_0_downsample_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet18.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
- * layer4.0.downsample.1: batchnorm [512,7,7] -> [512,7,7] */
-static void k56_layer4_0_downsample_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [512] */,
-        const dlc_float *DLC_RESTRICT bias /* [512] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [512] */,
-        const dlc_float *DLC_RESTRICT running_var /* [512] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */)
-{
-    enum { C = 512, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet18.net:24: return relu(y + downsample)
  * layer4.0.0: add [512,7,7], [512,7,7] -> [512,7,7] */
 static void k57_layer4_0_0_add(int n,
@@ -1282,141 +691,6 @@ static void k57_layer4_0_0_add(int n,
     enum { SIZE_A = 25088, SIZE_B = 25088, SIZE = 25088 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* resnet18.net:24: return relu(y + downsample)
- * layer4.0.1: relu [512,7,7] -> [512,7,7] */
-static void k58_layer4_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */)
-{
-    const int64_t SIZE = 25088; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer4.1.conv1: conv2d [512,7,7] -> [512,7,7] */
-static void k59_layer4_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [512,512,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */,
-        dlc_float *DLC_RESTRICT ws /* 225792 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        512, 7, 7,   /* input  C, H, W */
-        512, 7, 7,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer4.1.bn1: batchnorm [512,7,7] -> [512,7,7] */
-static void k60_layer4_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [512] */,
-        const dlc_float *DLC_RESTRICT bias /* [512] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [512] */,
-        const dlc_float *DLC_RESTRICT running_var /* [512] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */)
-{
-    enum { C = 512, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet18.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer4.1.y.2: relu [512,7,7] -> [512,7,7] */
-static void k61_layer4_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */)
-{
-    const int64_t SIZE = 25088; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer4.1.conv2: conv2d [512,7,7] -> [512,7,7] */
-static void k62_layer4_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [512,512,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */,
-        dlc_float *DLC_RESTRICT ws /* 225792 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        512, 7, 7,   /* input  C, H, W */
-        512, 7, 7,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet18.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer4.1.bn2: batchnorm [512,7,7] -> [512,7,7] */
-static void k63_layer4_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        const dlc_float *DLC_RESTRICT weight /* [512] */,
-        const dlc_float *DLC_RESTRICT bias /* [512] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [512] */,
-        const dlc_float *DLC_RESTRICT running_var /* [512] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */)
-{
-    enum { C = 512, HW = 49 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet18.net:16: return relu(y + x)
- * layer4.1.0: add [512,7,7], [512,7,7] -> [512,7,7] */
-static void k64_layer4_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,512,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */)
-{
-    enum { SIZE_A = 25088, SIZE_B = 25088, SIZE = 25088 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet18.net:16: return relu(y + x)
- * layer4.1.1: relu [512,7,7] -> [512,7,7] */
-static void k65_layer4_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,512,7,7] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,512,7,7] */)
-{
-    const int64_t SIZE = 25088; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* resnet18.net:34: logits = global_avgpool(layer4) |> dense(1000, name="fc")
@@ -1521,73 +795,73 @@ int resnet18_forward(resnet18 *m, const dlc_float *x, dlc_float *logits, int n)
     dlc_float *a = m->arena;
     const dlc_float *p = m->params;
     k0_conv1_conv2d(n, x, p + 0, a + 0, a + 802816);
-    k1_bn1_batchnorm(n, a + 0, p + 9408, p + 9472, p + 9536, p + 9600, a + 802816);
+    k1_bn1_batchnorm(n, a + 0, p + 9408, p + 9472, p + 11689512, p + 11689576, a + 802816);
     k2_stem_0_relu(n, a + 802816, a + 0);
     k3_stem_1_maxpool2d(n, a + 0, a + 802816);
-    k4_layer1_0_conv1_conv2d(n, a + 802816, p + 9664, a + 0, a + 1003520);
-    k5_layer1_0_bn1_batchnorm(n, a + 0, p + 46528, p + 46592, p + 46656, p + 46720, a + 200704);
+    k4_layer1_0_conv1_conv2d(n, a + 802816, p + 9536, a + 0, a + 1003520);
+    k5_layer1_0_bn1_batchnorm(n, a + 0, p + 46400, p + 46464, p + 11689640, p + 11689704, a + 200704);
     k6_layer1_0_y_2_relu(n, a + 200704, a + 0);
-    k7_layer1_0_conv2_conv2d(n, a + 0, p + 46784, a + 200704, a + 1003520);
-    k8_layer1_0_bn2_batchnorm(n, a + 200704, p + 83648, p + 83712, p + 83776, p + 83840, a + 0);
+    k4_layer1_0_conv1_conv2d(n, a + 0, p + 46528, a + 200704, a + 1003520);
+    k5_layer1_0_bn1_batchnorm(n, a + 200704, p + 83392, p + 83456, p + 11689768, p + 11689832, a + 0);
     k9_layer1_0_0_add(n, a + 0, a + 802816, a + 200704);
-    k10_layer1_0_1_relu(n, a + 200704, a + 0);
-    k11_layer1_1_conv1_conv2d(n, a + 0, p + 83904, a + 200704, a + 401408);
-    k12_layer1_1_bn1_batchnorm(n, a + 200704, p + 120768, p + 120832, p + 120896, p + 120960, a + 401408);
-    k13_layer1_1_y_2_relu(n, a + 401408, a + 200704);
-    k14_layer1_1_conv2_conv2d(n, a + 200704, p + 121024, a + 401408, a + 602112);
-    k15_layer1_1_bn2_batchnorm(n, a + 401408, p + 157888, p + 157952, p + 158016, p + 158080, a + 200704);
-    k16_layer1_1_0_add(n, a + 200704, a + 0, a + 401408);
-    k17_layer1_1_1_relu(n, a + 401408, a + 0);
-    k18_layer2_0_conv1_conv2d(n, a + 0, p + 158144, a + 200704, a + 301056);
-    k19_layer2_0_bn1_batchnorm(n, a + 200704, p + 231872, p + 232000, p + 232128, p + 232256, a + 301056);
+    k6_layer1_0_y_2_relu(n, a + 200704, a + 0);
+    k4_layer1_0_conv1_conv2d(n, a + 0, p + 83520, a + 200704, a + 401408);
+    k5_layer1_0_bn1_batchnorm(n, a + 200704, p + 120384, p + 120448, p + 11689896, p + 11689960, a + 401408);
+    k6_layer1_0_y_2_relu(n, a + 401408, a + 200704);
+    k4_layer1_0_conv1_conv2d(n, a + 200704, p + 120512, a + 401408, a + 602112);
+    k5_layer1_0_bn1_batchnorm(n, a + 401408, p + 157376, p + 157440, p + 11690024, p + 11690088, a + 200704);
+    k9_layer1_0_0_add(n, a + 200704, a + 0, a + 401408);
+    k6_layer1_0_y_2_relu(n, a + 401408, a + 0);
+    k18_layer2_0_conv1_conv2d(n, a + 0, p + 157504, a + 200704, a + 301056);
+    k19_layer2_0_bn1_batchnorm(n, a + 200704, p + 231232, p + 231360, p + 11690152, p + 11690280, a + 301056);
     k20_layer2_0_y_2_relu(n, a + 301056, a + 200704);
-    k21_layer2_0_conv2_conv2d(n, a + 200704, p + 232384, a + 301056, a + 401408);
-    k22_layer2_0_bn2_batchnorm(n, a + 301056, p + 379840, p + 379968, p + 380096, p + 380224, a + 200704);
-    k23_layer2_0_downsample_0_conv2d(n, a + 0, p + 380352, a + 301056, a + 401408);
-    k24_layer2_0_downsample_1_batchnorm(n, a + 301056, p + 388544, p + 388672, p + 388800, p + 388928, a + 0);
+    k21_layer2_0_conv2_conv2d(n, a + 200704, p + 231488, a + 301056, a + 401408);
+    k19_layer2_0_bn1_batchnorm(n, a + 301056, p + 378944, p + 379072, p + 11690408, p + 11690536, a + 200704);
+    k23_layer2_0_downsample_0_conv2d(n, a + 0, p + 379200, a + 301056, a + 401408);
+    k19_layer2_0_bn1_batchnorm(n, a + 301056, p + 387392, p + 387520, p + 11690664, p + 11690792, a + 0);
     k25_layer2_0_0_add(n, a + 200704, a + 0, a + 100352);
-    k26_layer2_0_1_relu(n, a + 100352, a + 0);
-    k27_layer2_1_conv1_conv2d(n, a + 0, p + 389056, a + 100352, a + 200704);
-    k28_layer2_1_bn1_batchnorm(n, a + 100352, p + 536512, p + 536640, p + 536768, p + 536896, a + 200704);
-    k29_layer2_1_y_2_relu(n, a + 200704, a + 100352);
-    k30_layer2_1_conv2_conv2d(n, a + 100352, p + 537024, a + 200704, a + 301056);
-    k31_layer2_1_bn2_batchnorm(n, a + 200704, p + 684480, p + 684608, p + 684736, p + 684864, a + 100352);
-    k32_layer2_1_0_add(n, a + 100352, a + 0, a + 200704);
-    k33_layer2_1_1_relu(n, a + 200704, a + 0);
-    k34_layer3_0_conv1_conv2d(n, a + 0, p + 684992, a + 100352, a + 150528);
-    k35_layer3_0_bn1_batchnorm(n, a + 100352, p + 979904, p + 980160, p + 980416, p + 980672, a + 150528);
+    k20_layer2_0_y_2_relu(n, a + 100352, a + 0);
+    k21_layer2_0_conv2_conv2d(n, a + 0, p + 387648, a + 100352, a + 200704);
+    k19_layer2_0_bn1_batchnorm(n, a + 100352, p + 535104, p + 535232, p + 11690920, p + 11691048, a + 200704);
+    k20_layer2_0_y_2_relu(n, a + 200704, a + 100352);
+    k21_layer2_0_conv2_conv2d(n, a + 100352, p + 535360, a + 200704, a + 301056);
+    k19_layer2_0_bn1_batchnorm(n, a + 200704, p + 682816, p + 682944, p + 11691176, p + 11691304, a + 100352);
+    k25_layer2_0_0_add(n, a + 100352, a + 0, a + 200704);
+    k20_layer2_0_y_2_relu(n, a + 200704, a + 0);
+    k34_layer3_0_conv1_conv2d(n, a + 0, p + 683072, a + 100352, a + 150528);
+    k35_layer3_0_bn1_batchnorm(n, a + 100352, p + 977984, p + 978240, p + 11691432, p + 11691688, a + 150528);
     k36_layer3_0_y_2_relu(n, a + 150528, a + 100352);
-    k37_layer3_0_conv2_conv2d(n, a + 100352, p + 980928, a + 150528, a + 200704);
-    k38_layer3_0_bn2_batchnorm(n, a + 150528, p + 1570752, p + 1571008, p + 1571264, p + 1571520, a + 100352);
-    k39_layer3_0_downsample_0_conv2d(n, a + 0, p + 1571776, a + 150528, a + 200704);
-    k40_layer3_0_downsample_1_batchnorm(n, a + 150528, p + 1604544, p + 1604800, p + 1605056, p + 1605312, a + 0);
+    k37_layer3_0_conv2_conv2d(n, a + 100352, p + 978496, a + 150528, a + 200704);
+    k35_layer3_0_bn1_batchnorm(n, a + 150528, p + 1568320, p + 1568576, p + 11691944, p + 11692200, a + 100352);
+    k39_layer3_0_downsample_0_conv2d(n, a + 0, p + 1568832, a + 150528, a + 200704);
+    k35_layer3_0_bn1_batchnorm(n, a + 150528, p + 1601600, p + 1601856, p + 11692456, p + 11692712, a + 0);
     k41_layer3_0_0_add(n, a + 100352, a + 0, a + 50176);
-    k42_layer3_0_1_relu(n, a + 50176, a + 0);
-    k43_layer3_1_conv1_conv2d(n, a + 0, p + 1605568, a + 50176, a + 100352);
-    k44_layer3_1_bn1_batchnorm(n, a + 50176, p + 2195392, p + 2195648, p + 2195904, p + 2196160, a + 100352);
-    k45_layer3_1_y_2_relu(n, a + 100352, a + 50176);
-    k46_layer3_1_conv2_conv2d(n, a + 50176, p + 2196416, a + 100352, a + 150528);
-    k47_layer3_1_bn2_batchnorm(n, a + 100352, p + 2786240, p + 2786496, p + 2786752, p + 2787008, a + 50176);
-    k48_layer3_1_0_add(n, a + 50176, a + 0, a + 100352);
-    k49_layer3_1_1_relu(n, a + 100352, a + 0);
-    k50_layer4_0_conv1_conv2d(n, a + 0, p + 2787264, a + 50176, a + 75264);
-    k51_layer4_0_bn1_batchnorm(n, a + 50176, p + 3966912, p + 3967424, p + 3967936, p + 3968448, a + 75264);
+    k36_layer3_0_y_2_relu(n, a + 50176, a + 0);
+    k37_layer3_0_conv2_conv2d(n, a + 0, p + 1602112, a + 50176, a + 100352);
+    k35_layer3_0_bn1_batchnorm(n, a + 50176, p + 2191936, p + 2192192, p + 11692968, p + 11693224, a + 100352);
+    k36_layer3_0_y_2_relu(n, a + 100352, a + 50176);
+    k37_layer3_0_conv2_conv2d(n, a + 50176, p + 2192448, a + 100352, a + 150528);
+    k35_layer3_0_bn1_batchnorm(n, a + 100352, p + 2782272, p + 2782528, p + 11693480, p + 11693736, a + 50176);
+    k41_layer3_0_0_add(n, a + 50176, a + 0, a + 100352);
+    k36_layer3_0_y_2_relu(n, a + 100352, a + 0);
+    k50_layer4_0_conv1_conv2d(n, a + 0, p + 2782784, a + 50176, a + 75264);
+    k51_layer4_0_bn1_batchnorm(n, a + 50176, p + 3962432, p + 3962944, p + 11693992, p + 11694504, a + 75264);
     k52_layer4_0_y_2_relu(n, a + 75264, a + 50176);
-    k53_layer4_0_conv2_conv2d(n, a + 50176, p + 3968960, a + 75264, a + 100352);
-    k54_layer4_0_bn2_batchnorm(n, a + 75264, p + 6328256, p + 6328768, p + 6329280, p + 6329792, a + 50176);
-    k55_layer4_0_downsample_0_conv2d(n, a + 0, p + 6330304, a + 75264, a + 100352);
-    k56_layer4_0_downsample_1_batchnorm(n, a + 75264, p + 6461376, p + 6461888, p + 6462400, p + 6462912, a + 0);
+    k53_layer4_0_conv2_conv2d(n, a + 50176, p + 3963456, a + 75264, a + 100352);
+    k51_layer4_0_bn1_batchnorm(n, a + 75264, p + 6322752, p + 6323264, p + 11695016, p + 11695528, a + 50176);
+    k55_layer4_0_downsample_0_conv2d(n, a + 0, p + 6323776, a + 75264, a + 100352);
+    k51_layer4_0_bn1_batchnorm(n, a + 75264, p + 6454848, p + 6455360, p + 11696040, p + 11696552, a + 0);
     k57_layer4_0_0_add(n, a + 50176, a + 0, a + 25088);
-    k58_layer4_0_1_relu(n, a + 25088, a + 0);
-    k59_layer4_1_conv1_conv2d(n, a + 0, p + 6463424, a + 25088, a + 50176);
-    k60_layer4_1_bn1_batchnorm(n, a + 25088, p + 8822720, p + 8823232, p + 8823744, p + 8824256, a + 50176);
-    k61_layer4_1_y_2_relu(n, a + 50176, a + 25088);
-    k62_layer4_1_conv2_conv2d(n, a + 25088, p + 8824768, a + 50176, a + 75264);
-    k63_layer4_1_bn2_batchnorm(n, a + 50176, p + 11184064, p + 11184576, p + 11185088, p + 11185600, a + 25088);
-    k64_layer4_1_0_add(n, a + 25088, a + 0, a + 50176);
-    k65_layer4_1_1_relu(n, a + 50176, a + 0);
+    k52_layer4_0_y_2_relu(n, a + 25088, a + 0);
+    k53_layer4_0_conv2_conv2d(n, a + 0, p + 6455872, a + 25088, a + 50176);
+    k51_layer4_0_bn1_batchnorm(n, a + 25088, p + 8815168, p + 8815680, p + 11697064, p + 11697576, a + 50176);
+    k52_layer4_0_y_2_relu(n, a + 50176, a + 25088);
+    k53_layer4_0_conv2_conv2d(n, a + 25088, p + 8816192, a + 50176, a + 75264);
+    k51_layer4_0_bn1_batchnorm(n, a + 50176, p + 11175488, p + 11176000, p + 11698088, p + 11698600, a + 25088);
+    k57_layer4_0_0_add(n, a + 25088, a + 0, a + 50176);
+    k52_layer4_0_y_2_relu(n, a + 50176, a + 0);
     k66_logits_0_global_avgpool(n, a + 0, a + 25088);
-    k67_fc_dense(n, a + 25088, p + 11186112, p + 11698112, a + 0);
+    k67_fc_dense(n, a + 25088, p + 11176512, p + 11688512, a + 0);
     memcpy(logits, a + 0, (size_t)n * 1000 * sizeof(dlc_float));
     return DLC_OK;
 }
@@ -1608,7 +882,9 @@ static const dlc_model_info resnet18_info_table = {
     resnet18_input_descs, resnet18_output_descs, resnet18_param_descs,
     RESNET18_PARAM_COUNT, RESNET18_ARENA_COUNT,
     resnet18_info_create, resnet18_info_destroy, resnet18_info_init, resnet18_info_load, resnet18_info_save,
-    resnet18_info_params, resnet18_info_forward
+    resnet18_info_params, resnet18_info_forward,
+    0, NULL, 0, /* no train section: no training entry points */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 const dlc_model_info *resnet18_info(void)

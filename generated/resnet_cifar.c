@@ -9,113 +9,113 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc resnet_cifar_param_descs[107] = {
-    { "conv1.weight", 4, {16, 3, 3, 3}, 0, 432 },
-    { "bn1.weight", 1, {16}, 432, 16 },
-    { "bn1.bias", 1, {16}, 448, 16 },
-    { "bn1.running_mean", 1, {16}, 464, 16 },
-    { "bn1.running_var", 1, {16}, 480, 16 },
-    { "layer1.0.conv1.weight", 4, {16, 16, 3, 3}, 496, 2304 },
-    { "layer1.0.bn1.weight", 1, {16}, 2800, 16 },
-    { "layer1.0.bn1.bias", 1, {16}, 2816, 16 },
-    { "layer1.0.bn1.running_mean", 1, {16}, 2832, 16 },
-    { "layer1.0.bn1.running_var", 1, {16}, 2848, 16 },
-    { "layer1.0.conv2.weight", 4, {16, 16, 3, 3}, 2864, 2304 },
-    { "layer1.0.bn2.weight", 1, {16}, 5168, 16 },
-    { "layer1.0.bn2.bias", 1, {16}, 5184, 16 },
-    { "layer1.0.bn2.running_mean", 1, {16}, 5200, 16 },
-    { "layer1.0.bn2.running_var", 1, {16}, 5216, 16 },
-    { "layer1.1.conv1.weight", 4, {16, 16, 3, 3}, 5232, 2304 },
-    { "layer1.1.bn1.weight", 1, {16}, 7536, 16 },
-    { "layer1.1.bn1.bias", 1, {16}, 7552, 16 },
-    { "layer1.1.bn1.running_mean", 1, {16}, 7568, 16 },
-    { "layer1.1.bn1.running_var", 1, {16}, 7584, 16 },
-    { "layer1.1.conv2.weight", 4, {16, 16, 3, 3}, 7600, 2304 },
-    { "layer1.1.bn2.weight", 1, {16}, 9904, 16 },
-    { "layer1.1.bn2.bias", 1, {16}, 9920, 16 },
-    { "layer1.1.bn2.running_mean", 1, {16}, 9936, 16 },
-    { "layer1.1.bn2.running_var", 1, {16}, 9952, 16 },
-    { "layer1.2.conv1.weight", 4, {16, 16, 3, 3}, 9968, 2304 },
-    { "layer1.2.bn1.weight", 1, {16}, 12272, 16 },
-    { "layer1.2.bn1.bias", 1, {16}, 12288, 16 },
-    { "layer1.2.bn1.running_mean", 1, {16}, 12304, 16 },
-    { "layer1.2.bn1.running_var", 1, {16}, 12320, 16 },
-    { "layer1.2.conv2.weight", 4, {16, 16, 3, 3}, 12336, 2304 },
-    { "layer1.2.bn2.weight", 1, {16}, 14640, 16 },
-    { "layer1.2.bn2.bias", 1, {16}, 14656, 16 },
-    { "layer1.2.bn2.running_mean", 1, {16}, 14672, 16 },
-    { "layer1.2.bn2.running_var", 1, {16}, 14688, 16 },
-    { "layer2.0.conv1.weight", 4, {32, 16, 3, 3}, 14704, 4608 },
-    { "layer2.0.bn1.weight", 1, {32}, 19312, 32 },
-    { "layer2.0.bn1.bias", 1, {32}, 19344, 32 },
-    { "layer2.0.bn1.running_mean", 1, {32}, 19376, 32 },
-    { "layer2.0.bn1.running_var", 1, {32}, 19408, 32 },
-    { "layer2.0.conv2.weight", 4, {32, 32, 3, 3}, 19440, 9216 },
-    { "layer2.0.bn2.weight", 1, {32}, 28656, 32 },
-    { "layer2.0.bn2.bias", 1, {32}, 28688, 32 },
-    { "layer2.0.bn2.running_mean", 1, {32}, 28720, 32 },
-    { "layer2.0.bn2.running_var", 1, {32}, 28752, 32 },
-    { "layer2.0.downsample.0.weight", 4, {32, 16, 1, 1}, 28784, 512 },
-    { "layer2.0.downsample.1.weight", 1, {32}, 29296, 32 },
-    { "layer2.0.downsample.1.bias", 1, {32}, 29328, 32 },
-    { "layer2.0.downsample.1.running_mean", 1, {32}, 29360, 32 },
-    { "layer2.0.downsample.1.running_var", 1, {32}, 29392, 32 },
-    { "layer2.1.conv1.weight", 4, {32, 32, 3, 3}, 29424, 9216 },
-    { "layer2.1.bn1.weight", 1, {32}, 38640, 32 },
-    { "layer2.1.bn1.bias", 1, {32}, 38672, 32 },
-    { "layer2.1.bn1.running_mean", 1, {32}, 38704, 32 },
-    { "layer2.1.bn1.running_var", 1, {32}, 38736, 32 },
-    { "layer2.1.conv2.weight", 4, {32, 32, 3, 3}, 38768, 9216 },
-    { "layer2.1.bn2.weight", 1, {32}, 47984, 32 },
-    { "layer2.1.bn2.bias", 1, {32}, 48016, 32 },
-    { "layer2.1.bn2.running_mean", 1, {32}, 48048, 32 },
-    { "layer2.1.bn2.running_var", 1, {32}, 48080, 32 },
-    { "layer2.2.conv1.weight", 4, {32, 32, 3, 3}, 48112, 9216 },
-    { "layer2.2.bn1.weight", 1, {32}, 57328, 32 },
-    { "layer2.2.bn1.bias", 1, {32}, 57360, 32 },
-    { "layer2.2.bn1.running_mean", 1, {32}, 57392, 32 },
-    { "layer2.2.bn1.running_var", 1, {32}, 57424, 32 },
-    { "layer2.2.conv2.weight", 4, {32, 32, 3, 3}, 57456, 9216 },
-    { "layer2.2.bn2.weight", 1, {32}, 66672, 32 },
-    { "layer2.2.bn2.bias", 1, {32}, 66704, 32 },
-    { "layer2.2.bn2.running_mean", 1, {32}, 66736, 32 },
-    { "layer2.2.bn2.running_var", 1, {32}, 66768, 32 },
-    { "layer3.0.conv1.weight", 4, {64, 32, 3, 3}, 66800, 18432 },
-    { "layer3.0.bn1.weight", 1, {64}, 85232, 64 },
-    { "layer3.0.bn1.bias", 1, {64}, 85296, 64 },
-    { "layer3.0.bn1.running_mean", 1, {64}, 85360, 64 },
-    { "layer3.0.bn1.running_var", 1, {64}, 85424, 64 },
-    { "layer3.0.conv2.weight", 4, {64, 64, 3, 3}, 85488, 36864 },
-    { "layer3.0.bn2.weight", 1, {64}, 122352, 64 },
-    { "layer3.0.bn2.bias", 1, {64}, 122416, 64 },
-    { "layer3.0.bn2.running_mean", 1, {64}, 122480, 64 },
-    { "layer3.0.bn2.running_var", 1, {64}, 122544, 64 },
-    { "layer3.0.downsample.0.weight", 4, {64, 32, 1, 1}, 122608, 2048 },
-    { "layer3.0.downsample.1.weight", 1, {64}, 124656, 64 },
-    { "layer3.0.downsample.1.bias", 1, {64}, 124720, 64 },
-    { "layer3.0.downsample.1.running_mean", 1, {64}, 124784, 64 },
-    { "layer3.0.downsample.1.running_var", 1, {64}, 124848, 64 },
-    { "layer3.1.conv1.weight", 4, {64, 64, 3, 3}, 124912, 36864 },
-    { "layer3.1.bn1.weight", 1, {64}, 161776, 64 },
-    { "layer3.1.bn1.bias", 1, {64}, 161840, 64 },
-    { "layer3.1.bn1.running_mean", 1, {64}, 161904, 64 },
-    { "layer3.1.bn1.running_var", 1, {64}, 161968, 64 },
-    { "layer3.1.conv2.weight", 4, {64, 64, 3, 3}, 162032, 36864 },
-    { "layer3.1.bn2.weight", 1, {64}, 198896, 64 },
-    { "layer3.1.bn2.bias", 1, {64}, 198960, 64 },
-    { "layer3.1.bn2.running_mean", 1, {64}, 199024, 64 },
-    { "layer3.1.bn2.running_var", 1, {64}, 199088, 64 },
-    { "layer3.2.conv1.weight", 4, {64, 64, 3, 3}, 199152, 36864 },
-    { "layer3.2.bn1.weight", 1, {64}, 236016, 64 },
-    { "layer3.2.bn1.bias", 1, {64}, 236080, 64 },
-    { "layer3.2.bn1.running_mean", 1, {64}, 236144, 64 },
-    { "layer3.2.bn1.running_var", 1, {64}, 236208, 64 },
-    { "layer3.2.conv2.weight", 4, {64, 64, 3, 3}, 236272, 36864 },
-    { "layer3.2.bn2.weight", 1, {64}, 273136, 64 },
-    { "layer3.2.bn2.bias", 1, {64}, 273200, 64 },
-    { "layer3.2.bn2.running_mean", 1, {64}, 273264, 64 },
-    { "layer3.2.bn2.running_var", 1, {64}, 273328, 64 },
-    { "fc.weight", 2, {10, 64}, 273392, 640 },
-    { "fc.bias", 1, {10}, 274032, 10 },
+    { "conv1.weight", 4, {16, 3, 3, 3}, 0, 432, 0 },
+    { "bn1.weight", 1, {16}, 432, 16, 0 },
+    { "bn1.bias", 1, {16}, 448, 16, 0 },
+    { "bn1.running_mean", 1, {16}, 272474, 16, 0 },
+    { "bn1.running_var", 1, {16}, 272490, 16, 0 },
+    { "layer1.0.conv1.weight", 4, {16, 16, 3, 3}, 464, 2304, 0 },
+    { "layer1.0.bn1.weight", 1, {16}, 2768, 16, 0 },
+    { "layer1.0.bn1.bias", 1, {16}, 2784, 16, 0 },
+    { "layer1.0.bn1.running_mean", 1, {16}, 272506, 16, 0 },
+    { "layer1.0.bn1.running_var", 1, {16}, 272522, 16, 0 },
+    { "layer1.0.conv2.weight", 4, {16, 16, 3, 3}, 2800, 2304, 0 },
+    { "layer1.0.bn2.weight", 1, {16}, 5104, 16, 0 },
+    { "layer1.0.bn2.bias", 1, {16}, 5120, 16, 0 },
+    { "layer1.0.bn2.running_mean", 1, {16}, 272538, 16, 0 },
+    { "layer1.0.bn2.running_var", 1, {16}, 272554, 16, 0 },
+    { "layer1.1.conv1.weight", 4, {16, 16, 3, 3}, 5136, 2304, 0 },
+    { "layer1.1.bn1.weight", 1, {16}, 7440, 16, 0 },
+    { "layer1.1.bn1.bias", 1, {16}, 7456, 16, 0 },
+    { "layer1.1.bn1.running_mean", 1, {16}, 272570, 16, 0 },
+    { "layer1.1.bn1.running_var", 1, {16}, 272586, 16, 0 },
+    { "layer1.1.conv2.weight", 4, {16, 16, 3, 3}, 7472, 2304, 0 },
+    { "layer1.1.bn2.weight", 1, {16}, 9776, 16, 0 },
+    { "layer1.1.bn2.bias", 1, {16}, 9792, 16, 0 },
+    { "layer1.1.bn2.running_mean", 1, {16}, 272602, 16, 0 },
+    { "layer1.1.bn2.running_var", 1, {16}, 272618, 16, 0 },
+    { "layer1.2.conv1.weight", 4, {16, 16, 3, 3}, 9808, 2304, 0 },
+    { "layer1.2.bn1.weight", 1, {16}, 12112, 16, 0 },
+    { "layer1.2.bn1.bias", 1, {16}, 12128, 16, 0 },
+    { "layer1.2.bn1.running_mean", 1, {16}, 272634, 16, 0 },
+    { "layer1.2.bn1.running_var", 1, {16}, 272650, 16, 0 },
+    { "layer1.2.conv2.weight", 4, {16, 16, 3, 3}, 12144, 2304, 0 },
+    { "layer1.2.bn2.weight", 1, {16}, 14448, 16, 0 },
+    { "layer1.2.bn2.bias", 1, {16}, 14464, 16, 0 },
+    { "layer1.2.bn2.running_mean", 1, {16}, 272666, 16, 0 },
+    { "layer1.2.bn2.running_var", 1, {16}, 272682, 16, 0 },
+    { "layer2.0.conv1.weight", 4, {32, 16, 3, 3}, 14480, 4608, 0 },
+    { "layer2.0.bn1.weight", 1, {32}, 19088, 32, 0 },
+    { "layer2.0.bn1.bias", 1, {32}, 19120, 32, 0 },
+    { "layer2.0.bn1.running_mean", 1, {32}, 272698, 32, 0 },
+    { "layer2.0.bn1.running_var", 1, {32}, 272730, 32, 0 },
+    { "layer2.0.conv2.weight", 4, {32, 32, 3, 3}, 19152, 9216, 0 },
+    { "layer2.0.bn2.weight", 1, {32}, 28368, 32, 0 },
+    { "layer2.0.bn2.bias", 1, {32}, 28400, 32, 0 },
+    { "layer2.0.bn2.running_mean", 1, {32}, 272762, 32, 0 },
+    { "layer2.0.bn2.running_var", 1, {32}, 272794, 32, 0 },
+    { "layer2.0.downsample.0.weight", 4, {32, 16, 1, 1}, 28432, 512, 0 },
+    { "layer2.0.downsample.1.weight", 1, {32}, 28944, 32, 0 },
+    { "layer2.0.downsample.1.bias", 1, {32}, 28976, 32, 0 },
+    { "layer2.0.downsample.1.running_mean", 1, {32}, 272826, 32, 0 },
+    { "layer2.0.downsample.1.running_var", 1, {32}, 272858, 32, 0 },
+    { "layer2.1.conv1.weight", 4, {32, 32, 3, 3}, 29008, 9216, 0 },
+    { "layer2.1.bn1.weight", 1, {32}, 38224, 32, 0 },
+    { "layer2.1.bn1.bias", 1, {32}, 38256, 32, 0 },
+    { "layer2.1.bn1.running_mean", 1, {32}, 272890, 32, 0 },
+    { "layer2.1.bn1.running_var", 1, {32}, 272922, 32, 0 },
+    { "layer2.1.conv2.weight", 4, {32, 32, 3, 3}, 38288, 9216, 0 },
+    { "layer2.1.bn2.weight", 1, {32}, 47504, 32, 0 },
+    { "layer2.1.bn2.bias", 1, {32}, 47536, 32, 0 },
+    { "layer2.1.bn2.running_mean", 1, {32}, 272954, 32, 0 },
+    { "layer2.1.bn2.running_var", 1, {32}, 272986, 32, 0 },
+    { "layer2.2.conv1.weight", 4, {32, 32, 3, 3}, 47568, 9216, 0 },
+    { "layer2.2.bn1.weight", 1, {32}, 56784, 32, 0 },
+    { "layer2.2.bn1.bias", 1, {32}, 56816, 32, 0 },
+    { "layer2.2.bn1.running_mean", 1, {32}, 273018, 32, 0 },
+    { "layer2.2.bn1.running_var", 1, {32}, 273050, 32, 0 },
+    { "layer2.2.conv2.weight", 4, {32, 32, 3, 3}, 56848, 9216, 0 },
+    { "layer2.2.bn2.weight", 1, {32}, 66064, 32, 0 },
+    { "layer2.2.bn2.bias", 1, {32}, 66096, 32, 0 },
+    { "layer2.2.bn2.running_mean", 1, {32}, 273082, 32, 0 },
+    { "layer2.2.bn2.running_var", 1, {32}, 273114, 32, 0 },
+    { "layer3.0.conv1.weight", 4, {64, 32, 3, 3}, 66128, 18432, 0 },
+    { "layer3.0.bn1.weight", 1, {64}, 84560, 64, 0 },
+    { "layer3.0.bn1.bias", 1, {64}, 84624, 64, 0 },
+    { "layer3.0.bn1.running_mean", 1, {64}, 273146, 64, 0 },
+    { "layer3.0.bn1.running_var", 1, {64}, 273210, 64, 0 },
+    { "layer3.0.conv2.weight", 4, {64, 64, 3, 3}, 84688, 36864, 0 },
+    { "layer3.0.bn2.weight", 1, {64}, 121552, 64, 0 },
+    { "layer3.0.bn2.bias", 1, {64}, 121616, 64, 0 },
+    { "layer3.0.bn2.running_mean", 1, {64}, 273274, 64, 0 },
+    { "layer3.0.bn2.running_var", 1, {64}, 273338, 64, 0 },
+    { "layer3.0.downsample.0.weight", 4, {64, 32, 1, 1}, 121680, 2048, 0 },
+    { "layer3.0.downsample.1.weight", 1, {64}, 123728, 64, 0 },
+    { "layer3.0.downsample.1.bias", 1, {64}, 123792, 64, 0 },
+    { "layer3.0.downsample.1.running_mean", 1, {64}, 273402, 64, 0 },
+    { "layer3.0.downsample.1.running_var", 1, {64}, 273466, 64, 0 },
+    { "layer3.1.conv1.weight", 4, {64, 64, 3, 3}, 123856, 36864, 0 },
+    { "layer3.1.bn1.weight", 1, {64}, 160720, 64, 0 },
+    { "layer3.1.bn1.bias", 1, {64}, 160784, 64, 0 },
+    { "layer3.1.bn1.running_mean", 1, {64}, 273530, 64, 0 },
+    { "layer3.1.bn1.running_var", 1, {64}, 273594, 64, 0 },
+    { "layer3.1.conv2.weight", 4, {64, 64, 3, 3}, 160848, 36864, 0 },
+    { "layer3.1.bn2.weight", 1, {64}, 197712, 64, 0 },
+    { "layer3.1.bn2.bias", 1, {64}, 197776, 64, 0 },
+    { "layer3.1.bn2.running_mean", 1, {64}, 273658, 64, 0 },
+    { "layer3.1.bn2.running_var", 1, {64}, 273722, 64, 0 },
+    { "layer3.2.conv1.weight", 4, {64, 64, 3, 3}, 197840, 36864, 0 },
+    { "layer3.2.bn1.weight", 1, {64}, 234704, 64, 0 },
+    { "layer3.2.bn1.bias", 1, {64}, 234768, 64, 0 },
+    { "layer3.2.bn1.running_mean", 1, {64}, 273786, 64, 0 },
+    { "layer3.2.bn1.running_var", 1, {64}, 273850, 64, 0 },
+    { "layer3.2.conv2.weight", 4, {64, 64, 3, 3}, 234832, 36864, 0 },
+    { "layer3.2.bn2.weight", 1, {64}, 271696, 64, 0 },
+    { "layer3.2.bn2.bias", 1, {64}, 271760, 64, 0 },
+    { "layer3.2.bn2.running_mean", 1, {64}, 273914, 64, 0 },
+    { "layer3.2.bn2.running_var", 1, {64}, 273978, 64, 0 },
+    { "fc.weight", 2, {10, 64}, 271824, 640, 0 },
+    { "fc.bias", 1, {10}, 272464, 10, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -230,11 +230,11 @@ static const dlc_init_spec resnet_cifar_param_inits[107] = {
 };
 
 static const dlc_tensor_desc resnet_cifar_input_descs[1] = {
-    { "x", 3, {3, 32, 32}, 0, 3072 },
+    { "x", 3, {3, 32, 32}, 0, 3072, 0 },
 };
 
 static const dlc_tensor_desc resnet_cifar_output_descs[1] = {
-    { "logits", 1, {10}, 0, 10 },
+    { "logits", 1, {10}, 0, 10, 0 },
 };
 
 /* resnet_cifar.net:27: conv1  = conv2d(x, 16, kernel=3, pad=1, bias=false)       # [16,32,32]
@@ -310,85 +310,6 @@ static void k3_layer1_0_conv1_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.0.bn1: batchnorm [16,32,32] -> [16,32,32] */
-static void k4_layer1_0_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.0.y.2: relu [16,32,32] -> [16,32,32] */
-static void k5_layer1_0_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.0.conv2: conv2d [16,32,32] -> [16,32,32] */
-static void k6_layer1_0_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,16,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT ws /* 147456 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        16, 32, 32,   /* input  C, H, W */
-        16, 32, 32,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.0.bn2: batchnorm [16,32,32] -> [16,32,32] */
-static void k7_layer1_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet_cifar.net:16: return relu(y + x)
  * layer1.0.0: add [16,32,32], [16,32,32] -> [16,32,32] */
 static void k8_layer1_0_0_add(int n,
@@ -399,263 +320,6 @@ static void k8_layer1_0_0_add(int n,
     enum { SIZE_A = 16384, SIZE_B = 16384, SIZE = 16384 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer1.0.1: relu [16,32,32] -> [16,32,32] */
-static void k9_layer1_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.1.conv1: conv2d [16,32,32] -> [16,32,32] */
-static void k10_layer1_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,16,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT ws /* 147456 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        16, 32, 32,   /* input  C, H, W */
-        16, 32, 32,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.1.bn1: batchnorm [16,32,32] -> [16,32,32] */
-static void k11_layer1_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.1.y.2: relu [16,32,32] -> [16,32,32] */
-static void k12_layer1_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.1.conv2: conv2d [16,32,32] -> [16,32,32] */
-static void k13_layer1_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,16,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT ws /* 147456 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        16, 32, 32,   /* input  C, H, W */
-        16, 32, 32,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.1.bn2: batchnorm [16,32,32] -> [16,32,32] */
-static void k14_layer1_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer1.1.0: add [16,32,32], [16,32,32] -> [16,32,32] */
-static void k15_layer1_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { SIZE_A = 16384, SIZE_B = 16384, SIZE = 16384 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer1.1.1: relu [16,32,32] -> [16,32,32] */
-static void k16_layer1_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.2.conv1: conv2d [16,32,32] -> [16,32,32] */
-static void k17_layer1_2_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,16,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT ws /* 147456 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        16, 32, 32,   /* input  C, H, W */
-        16, 32, 32,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.2.bn1: batchnorm [16,32,32] -> [16,32,32] */
-static void k18_layer1_2_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.2.y.2: relu [16,32,32] -> [16,32,32] */
-static void k19_layer1_2_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.2.conv2: conv2d [16,32,32] -> [16,32,32] */
-static void k20_layer1_2_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,16,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT ws /* 147456 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        16, 32, 32,   /* input  C, H, W */
-        16, 32, 32,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.2.bn2: batchnorm [16,32,32] -> [16,32,32] */
-static void k21_layer1_2_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer1.2.0: add [16,32,32], [16,32,32] -> [16,32,32] */
-static void k22_layer1_2_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { SIZE_A = 16384, SIZE_B = 16384, SIZE = 16384 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer1.2.1: relu [16,32,32] -> [16,32,32] */
-static void k23_layer1_2_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* resnet_cifar.net:20: y = conv2d(x, c, kernel=3, stride=stride, pad=1, bias=false, name="conv1")
@@ -731,30 +395,6 @@ static void k27_layer2_0_conv2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet_cifar.net:22: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.0.bn2: batchnorm [32,16,16] -> [32,16,16] */
-static void k28_layer2_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet_cifar.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
  * layer2.0.downsample.0: conv2d [16,32,32] -> [32,16,16] */
 static void k29_layer2_0_downsample_0_conv2d(int n,
@@ -773,30 +413,6 @@ static void k29_layer2_0_downsample_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet_cifar.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
- * layer2.0.downsample.1: batchnorm [32,16,16] -> [32,16,16] */
-static void k30_layer2_0_downsample_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet_cifar.net:24: return relu(y + downsample)
  * layer2.0.0: add [32,16,16], [32,16,16] -> [32,16,16] */
 static void k31_layer2_0_0_add(int n,
@@ -807,263 +423,6 @@ static void k31_layer2_0_0_add(int n,
     enum { SIZE_A = 8192, SIZE_B = 8192, SIZE = 8192 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* resnet_cifar.net:24: return relu(y + downsample)
- * layer2.0.1: relu [32,16,16] -> [32,16,16] */
-static void k32_layer2_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.1.conv1: conv2d [32,16,16] -> [32,16,16] */
-static void k33_layer2_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32,32,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT ws /* 73728 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        32, 16, 16,   /* input  C, H, W */
-        32, 16, 16,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.1.bn1: batchnorm [32,16,16] -> [32,16,16] */
-static void k34_layer2_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.1.y.2: relu [32,16,16] -> [32,16,16] */
-static void k35_layer2_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.1.conv2: conv2d [32,16,16] -> [32,16,16] */
-static void k36_layer2_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32,32,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT ws /* 73728 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        32, 16, 16,   /* input  C, H, W */
-        32, 16, 16,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.1.bn2: batchnorm [32,16,16] -> [32,16,16] */
-static void k37_layer2_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer2.1.0: add [32,16,16], [32,16,16] -> [32,16,16] */
-static void k38_layer2_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { SIZE_A = 8192, SIZE_B = 8192, SIZE = 8192 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer2.1.1: relu [32,16,16] -> [32,16,16] */
-static void k39_layer2_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.2.conv1: conv2d [32,16,16] -> [32,16,16] */
-static void k40_layer2_2_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32,32,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT ws /* 73728 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        32, 16, 16,   /* input  C, H, W */
-        32, 16, 16,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.2.bn1: batchnorm [32,16,16] -> [32,16,16] */
-static void k41_layer2_2_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.2.y.2: relu [32,16,16] -> [32,16,16] */
-static void k42_layer2_2_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.2.conv2: conv2d [32,16,16] -> [32,16,16] */
-static void k43_layer2_2_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32,32,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT ws /* 73728 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        32, 16, 16,   /* input  C, H, W */
-        32, 16, 16,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.2.bn2: batchnorm [32,16,16] -> [32,16,16] */
-static void k44_layer2_2_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer2.2.0: add [32,16,16], [32,16,16] -> [32,16,16] */
-static void k45_layer2_2_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { SIZE_A = 8192, SIZE_B = 8192, SIZE = 8192 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer2.2.1: relu [32,16,16] -> [32,16,16] */
-static void k46_layer2_2_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* resnet_cifar.net:20: y = conv2d(x, c, kernel=3, stride=stride, pad=1, bias=false, name="conv1")
@@ -1139,30 +498,6 @@ static void k50_layer3_0_conv2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet_cifar.net:22: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.0.bn2: batchnorm [64,8,8] -> [64,8,8] */
-static void k51_layer3_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet_cifar.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
  * layer3.0.downsample.0: conv2d [32,16,16] -> [64,8,8] */
 static void k52_layer3_0_downsample_0_conv2d(int n,
@@ -1181,30 +516,6 @@ static void k52_layer3_0_downsample_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* resnet_cifar.net:23: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
- * layer3.0.downsample.1: batchnorm [64,8,8] -> [64,8,8] */
-static void k53_layer3_0_downsample_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* resnet_cifar.net:24: return relu(y + downsample)
  * layer3.0.0: add [64,8,8], [64,8,8] -> [64,8,8] */
 static void k54_layer3_0_0_add(int n,
@@ -1215,263 +526,6 @@ static void k54_layer3_0_0_add(int n,
     enum { SIZE_A = 4096, SIZE_B = 4096, SIZE = 4096 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* resnet_cifar.net:24: return relu(y + downsample)
- * layer3.0.1: relu [64,8,8] -> [64,8,8] */
-static void k55_layer3_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.1.conv1: conv2d [64,8,8] -> [64,8,8] */
-static void k56_layer3_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT ws /* 36864 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 8, 8,   /* input  C, H, W */
-        64, 8, 8,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.1.bn1: batchnorm [64,8,8] -> [64,8,8] */
-static void k57_layer3_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.1.y.2: relu [64,8,8] -> [64,8,8] */
-static void k58_layer3_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.1.conv2: conv2d [64,8,8] -> [64,8,8] */
-static void k59_layer3_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT ws /* 36864 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 8, 8,   /* input  C, H, W */
-        64, 8, 8,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.1.bn2: batchnorm [64,8,8] -> [64,8,8] */
-static void k60_layer3_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer3.1.0: add [64,8,8], [64,8,8] -> [64,8,8] */
-static void k61_layer3_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { SIZE_A = 4096, SIZE_B = 4096, SIZE = 4096 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer3.1.1: relu [64,8,8] -> [64,8,8] */
-static void k62_layer3_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.2.conv1: conv2d [64,8,8] -> [64,8,8] */
-static void k63_layer3_2_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT ws /* 36864 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 8, 8,   /* input  C, H, W */
-        64, 8, 8,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.2.bn1: batchnorm [64,8,8] -> [64,8,8] */
-static void k64_layer3_2_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:14: y = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.2.y.2: relu [64,8,8] -> [64,8,8] */
-static void k65_layer3_2_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.2.conv2: conv2d [64,8,8] -> [64,8,8] */
-static void k66_layer3_2_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT ws /* 36864 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 8, 8,   /* input  C, H, W */
-        64, 8, 8,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* resnet_cifar.net:15: y = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.2.bn2: batchnorm [64,8,8] -> [64,8,8] */
-static void k67_layer3_2_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer3.2.0: add [64,8,8], [64,8,8] -> [64,8,8] */
-static void k68_layer3_2_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { SIZE_A = 4096, SIZE_B = 4096, SIZE = 4096 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* resnet_cifar.net:16: return relu(y + x)
- * layer3.2.1: relu [64,8,8] -> [64,8,8] */
-static void k69_layer3_2_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* resnet_cifar.net:33: logits = global_avgpool(layer3) |> dense(10, name="fc")
@@ -1576,77 +630,77 @@ int resnet_cifar_forward(resnet_cifar *m, const dlc_float *x, dlc_float *logits,
     dlc_float *a = m->arena;
     const dlc_float *p = m->params;
     k0_conv1_conv2d(n, x, p + 0, a + 0, a + 16384);
-    k1_bn1_batchnorm(n, a + 0, p + 432, p + 448, p + 464, p + 480, a + 16384);
+    k1_bn1_batchnorm(n, a + 0, p + 432, p + 448, p + 272474, p + 272490, a + 16384);
     k2_stem_relu(n, a + 16384, a + 0);
-    k3_layer1_0_conv1_conv2d(n, a + 0, p + 496, a + 16384, a + 32768);
-    k4_layer1_0_bn1_batchnorm(n, a + 16384, p + 2800, p + 2816, p + 2832, p + 2848, a + 32768);
-    k5_layer1_0_y_2_relu(n, a + 32768, a + 16384);
-    k6_layer1_0_conv2_conv2d(n, a + 16384, p + 2864, a + 32768, a + 49152);
-    k7_layer1_0_bn2_batchnorm(n, a + 32768, p + 5168, p + 5184, p + 5200, p + 5216, a + 16384);
+    k3_layer1_0_conv1_conv2d(n, a + 0, p + 464, a + 16384, a + 32768);
+    k1_bn1_batchnorm(n, a + 16384, p + 2768, p + 2784, p + 272506, p + 272522, a + 32768);
+    k2_stem_relu(n, a + 32768, a + 16384);
+    k3_layer1_0_conv1_conv2d(n, a + 16384, p + 2800, a + 32768, a + 49152);
+    k1_bn1_batchnorm(n, a + 32768, p + 5104, p + 5120, p + 272538, p + 272554, a + 16384);
     k8_layer1_0_0_add(n, a + 16384, a + 0, a + 32768);
-    k9_layer1_0_1_relu(n, a + 32768, a + 0);
-    k10_layer1_1_conv1_conv2d(n, a + 0, p + 5232, a + 16384, a + 32768);
-    k11_layer1_1_bn1_batchnorm(n, a + 16384, p + 7536, p + 7552, p + 7568, p + 7584, a + 32768);
-    k12_layer1_1_y_2_relu(n, a + 32768, a + 16384);
-    k13_layer1_1_conv2_conv2d(n, a + 16384, p + 7600, a + 32768, a + 49152);
-    k14_layer1_1_bn2_batchnorm(n, a + 32768, p + 9904, p + 9920, p + 9936, p + 9952, a + 16384);
-    k15_layer1_1_0_add(n, a + 16384, a + 0, a + 32768);
-    k16_layer1_1_1_relu(n, a + 32768, a + 0);
-    k17_layer1_2_conv1_conv2d(n, a + 0, p + 9968, a + 16384, a + 32768);
-    k18_layer1_2_bn1_batchnorm(n, a + 16384, p + 12272, p + 12288, p + 12304, p + 12320, a + 32768);
-    k19_layer1_2_y_2_relu(n, a + 32768, a + 16384);
-    k20_layer1_2_conv2_conv2d(n, a + 16384, p + 12336, a + 32768, a + 49152);
-    k21_layer1_2_bn2_batchnorm(n, a + 32768, p + 14640, p + 14656, p + 14672, p + 14688, a + 16384);
-    k22_layer1_2_0_add(n, a + 16384, a + 0, a + 32768);
-    k23_layer1_2_1_relu(n, a + 32768, a + 0);
-    k24_layer2_0_conv1_conv2d(n, a + 0, p + 14704, a + 16384, a + 24576);
-    k25_layer2_0_bn1_batchnorm(n, a + 16384, p + 19312, p + 19344, p + 19376, p + 19408, a + 24576);
+    k2_stem_relu(n, a + 32768, a + 0);
+    k3_layer1_0_conv1_conv2d(n, a + 0, p + 5136, a + 16384, a + 32768);
+    k1_bn1_batchnorm(n, a + 16384, p + 7440, p + 7456, p + 272570, p + 272586, a + 32768);
+    k2_stem_relu(n, a + 32768, a + 16384);
+    k3_layer1_0_conv1_conv2d(n, a + 16384, p + 7472, a + 32768, a + 49152);
+    k1_bn1_batchnorm(n, a + 32768, p + 9776, p + 9792, p + 272602, p + 272618, a + 16384);
+    k8_layer1_0_0_add(n, a + 16384, a + 0, a + 32768);
+    k2_stem_relu(n, a + 32768, a + 0);
+    k3_layer1_0_conv1_conv2d(n, a + 0, p + 9808, a + 16384, a + 32768);
+    k1_bn1_batchnorm(n, a + 16384, p + 12112, p + 12128, p + 272634, p + 272650, a + 32768);
+    k2_stem_relu(n, a + 32768, a + 16384);
+    k3_layer1_0_conv1_conv2d(n, a + 16384, p + 12144, a + 32768, a + 49152);
+    k1_bn1_batchnorm(n, a + 32768, p + 14448, p + 14464, p + 272666, p + 272682, a + 16384);
+    k8_layer1_0_0_add(n, a + 16384, a + 0, a + 32768);
+    k2_stem_relu(n, a + 32768, a + 0);
+    k24_layer2_0_conv1_conv2d(n, a + 0, p + 14480, a + 16384, a + 24576);
+    k25_layer2_0_bn1_batchnorm(n, a + 16384, p + 19088, p + 19120, p + 272698, p + 272730, a + 24576);
     k26_layer2_0_y_2_relu(n, a + 24576, a + 16384);
-    k27_layer2_0_conv2_conv2d(n, a + 16384, p + 19440, a + 24576, a + 32768);
-    k28_layer2_0_bn2_batchnorm(n, a + 24576, p + 28656, p + 28688, p + 28720, p + 28752, a + 16384);
-    k29_layer2_0_downsample_0_conv2d(n, a + 0, p + 28784, a + 24576, a + 32768);
-    k30_layer2_0_downsample_1_batchnorm(n, a + 24576, p + 29296, p + 29328, p + 29360, p + 29392, a + 0);
+    k27_layer2_0_conv2_conv2d(n, a + 16384, p + 19152, a + 24576, a + 32768);
+    k25_layer2_0_bn1_batchnorm(n, a + 24576, p + 28368, p + 28400, p + 272762, p + 272794, a + 16384);
+    k29_layer2_0_downsample_0_conv2d(n, a + 0, p + 28432, a + 24576, a + 32768);
+    k25_layer2_0_bn1_batchnorm(n, a + 24576, p + 28944, p + 28976, p + 272826, p + 272858, a + 0);
     k31_layer2_0_0_add(n, a + 16384, a + 0, a + 8192);
-    k32_layer2_0_1_relu(n, a + 8192, a + 0);
-    k33_layer2_1_conv1_conv2d(n, a + 0, p + 29424, a + 8192, a + 16384);
-    k34_layer2_1_bn1_batchnorm(n, a + 8192, p + 38640, p + 38672, p + 38704, p + 38736, a + 16384);
-    k35_layer2_1_y_2_relu(n, a + 16384, a + 8192);
-    k36_layer2_1_conv2_conv2d(n, a + 8192, p + 38768, a + 16384, a + 24576);
-    k37_layer2_1_bn2_batchnorm(n, a + 16384, p + 47984, p + 48016, p + 48048, p + 48080, a + 8192);
-    k38_layer2_1_0_add(n, a + 8192, a + 0, a + 16384);
-    k39_layer2_1_1_relu(n, a + 16384, a + 0);
-    k40_layer2_2_conv1_conv2d(n, a + 0, p + 48112, a + 8192, a + 16384);
-    k41_layer2_2_bn1_batchnorm(n, a + 8192, p + 57328, p + 57360, p + 57392, p + 57424, a + 16384);
-    k42_layer2_2_y_2_relu(n, a + 16384, a + 8192);
-    k43_layer2_2_conv2_conv2d(n, a + 8192, p + 57456, a + 16384, a + 24576);
-    k44_layer2_2_bn2_batchnorm(n, a + 16384, p + 66672, p + 66704, p + 66736, p + 66768, a + 8192);
-    k45_layer2_2_0_add(n, a + 8192, a + 0, a + 16384);
-    k46_layer2_2_1_relu(n, a + 16384, a + 0);
-    k47_layer3_0_conv1_conv2d(n, a + 0, p + 66800, a + 8192, a + 12288);
-    k48_layer3_0_bn1_batchnorm(n, a + 8192, p + 85232, p + 85296, p + 85360, p + 85424, a + 12288);
+    k26_layer2_0_y_2_relu(n, a + 8192, a + 0);
+    k27_layer2_0_conv2_conv2d(n, a + 0, p + 29008, a + 8192, a + 16384);
+    k25_layer2_0_bn1_batchnorm(n, a + 8192, p + 38224, p + 38256, p + 272890, p + 272922, a + 16384);
+    k26_layer2_0_y_2_relu(n, a + 16384, a + 8192);
+    k27_layer2_0_conv2_conv2d(n, a + 8192, p + 38288, a + 16384, a + 24576);
+    k25_layer2_0_bn1_batchnorm(n, a + 16384, p + 47504, p + 47536, p + 272954, p + 272986, a + 8192);
+    k31_layer2_0_0_add(n, a + 8192, a + 0, a + 16384);
+    k26_layer2_0_y_2_relu(n, a + 16384, a + 0);
+    k27_layer2_0_conv2_conv2d(n, a + 0, p + 47568, a + 8192, a + 16384);
+    k25_layer2_0_bn1_batchnorm(n, a + 8192, p + 56784, p + 56816, p + 273018, p + 273050, a + 16384);
+    k26_layer2_0_y_2_relu(n, a + 16384, a + 8192);
+    k27_layer2_0_conv2_conv2d(n, a + 8192, p + 56848, a + 16384, a + 24576);
+    k25_layer2_0_bn1_batchnorm(n, a + 16384, p + 66064, p + 66096, p + 273082, p + 273114, a + 8192);
+    k31_layer2_0_0_add(n, a + 8192, a + 0, a + 16384);
+    k26_layer2_0_y_2_relu(n, a + 16384, a + 0);
+    k47_layer3_0_conv1_conv2d(n, a + 0, p + 66128, a + 8192, a + 12288);
+    k48_layer3_0_bn1_batchnorm(n, a + 8192, p + 84560, p + 84624, p + 273146, p + 273210, a + 12288);
     k49_layer3_0_y_2_relu(n, a + 12288, a + 8192);
-    k50_layer3_0_conv2_conv2d(n, a + 8192, p + 85488, a + 12288, a + 16384);
-    k51_layer3_0_bn2_batchnorm(n, a + 12288, p + 122352, p + 122416, p + 122480, p + 122544, a + 8192);
-    k52_layer3_0_downsample_0_conv2d(n, a + 0, p + 122608, a + 12288, a + 16384);
-    k53_layer3_0_downsample_1_batchnorm(n, a + 12288, p + 124656, p + 124720, p + 124784, p + 124848, a + 0);
+    k50_layer3_0_conv2_conv2d(n, a + 8192, p + 84688, a + 12288, a + 16384);
+    k48_layer3_0_bn1_batchnorm(n, a + 12288, p + 121552, p + 121616, p + 273274, p + 273338, a + 8192);
+    k52_layer3_0_downsample_0_conv2d(n, a + 0, p + 121680, a + 12288, a + 16384);
+    k48_layer3_0_bn1_batchnorm(n, a + 12288, p + 123728, p + 123792, p + 273402, p + 273466, a + 0);
     k54_layer3_0_0_add(n, a + 8192, a + 0, a + 4096);
-    k55_layer3_0_1_relu(n, a + 4096, a + 0);
-    k56_layer3_1_conv1_conv2d(n, a + 0, p + 124912, a + 4096, a + 8192);
-    k57_layer3_1_bn1_batchnorm(n, a + 4096, p + 161776, p + 161840, p + 161904, p + 161968, a + 8192);
-    k58_layer3_1_y_2_relu(n, a + 8192, a + 4096);
-    k59_layer3_1_conv2_conv2d(n, a + 4096, p + 162032, a + 8192, a + 12288);
-    k60_layer3_1_bn2_batchnorm(n, a + 8192, p + 198896, p + 198960, p + 199024, p + 199088, a + 4096);
-    k61_layer3_1_0_add(n, a + 4096, a + 0, a + 8192);
-    k62_layer3_1_1_relu(n, a + 8192, a + 0);
-    k63_layer3_2_conv1_conv2d(n, a + 0, p + 199152, a + 4096, a + 8192);
-    k64_layer3_2_bn1_batchnorm(n, a + 4096, p + 236016, p + 236080, p + 236144, p + 236208, a + 8192);
-    k65_layer3_2_y_2_relu(n, a + 8192, a + 4096);
-    k66_layer3_2_conv2_conv2d(n, a + 4096, p + 236272, a + 8192, a + 12288);
-    k67_layer3_2_bn2_batchnorm(n, a + 8192, p + 273136, p + 273200, p + 273264, p + 273328, a + 4096);
-    k68_layer3_2_0_add(n, a + 4096, a + 0, a + 8192);
-    k69_layer3_2_1_relu(n, a + 8192, a + 0);
+    k49_layer3_0_y_2_relu(n, a + 4096, a + 0);
+    k50_layer3_0_conv2_conv2d(n, a + 0, p + 123856, a + 4096, a + 8192);
+    k48_layer3_0_bn1_batchnorm(n, a + 4096, p + 160720, p + 160784, p + 273530, p + 273594, a + 8192);
+    k49_layer3_0_y_2_relu(n, a + 8192, a + 4096);
+    k50_layer3_0_conv2_conv2d(n, a + 4096, p + 160848, a + 8192, a + 12288);
+    k48_layer3_0_bn1_batchnorm(n, a + 8192, p + 197712, p + 197776, p + 273658, p + 273722, a + 4096);
+    k54_layer3_0_0_add(n, a + 4096, a + 0, a + 8192);
+    k49_layer3_0_y_2_relu(n, a + 8192, a + 0);
+    k50_layer3_0_conv2_conv2d(n, a + 0, p + 197840, a + 4096, a + 8192);
+    k48_layer3_0_bn1_batchnorm(n, a + 4096, p + 234704, p + 234768, p + 273786, p + 273850, a + 8192);
+    k49_layer3_0_y_2_relu(n, a + 8192, a + 4096);
+    k50_layer3_0_conv2_conv2d(n, a + 4096, p + 234832, a + 8192, a + 12288);
+    k48_layer3_0_bn1_batchnorm(n, a + 8192, p + 271696, p + 271760, p + 273914, p + 273978, a + 4096);
+    k54_layer3_0_0_add(n, a + 4096, a + 0, a + 8192);
+    k49_layer3_0_y_2_relu(n, a + 8192, a + 0);
     k70_logits_0_global_avgpool(n, a + 0, a + 4096);
-    k71_fc_dense(n, a + 4096, p + 273392, p + 274032, a + 0);
+    k71_fc_dense(n, a + 4096, p + 271824, p + 272464, a + 0);
     memcpy(logits, a + 0, (size_t)n * 10 * sizeof(dlc_float));
     return DLC_OK;
 }
@@ -1667,7 +721,9 @@ static const dlc_model_info resnet_cifar_info_table = {
     resnet_cifar_input_descs, resnet_cifar_output_descs, resnet_cifar_param_descs,
     RESNET_CIFAR_PARAM_COUNT, RESNET_CIFAR_ARENA_COUNT,
     resnet_cifar_info_create, resnet_cifar_info_destroy, resnet_cifar_info_init, resnet_cifar_info_load, resnet_cifar_info_save,
-    resnet_cifar_info_params, resnet_cifar_info_forward
+    resnet_cifar_info_params, resnet_cifar_info_forward,
+    0, NULL, 0, /* no train section: no training entry points */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 const dlc_model_info *resnet_cifar_info(void)

@@ -9,107 +9,107 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc se_net_param_descs[101] = {
-    { "conv1.weight", 4, {16, 3, 3, 3}, 0, 432 },
-    { "bn1.weight", 1, {16}, 432, 16 },
-    { "bn1.bias", 1, {16}, 448, 16 },
-    { "bn1.running_mean", 1, {16}, 464, 16 },
-    { "bn1.running_var", 1, {16}, 480, 16 },
-    { "layer1.0.conv1.weight", 4, {16, 16, 3, 3}, 496, 2304 },
-    { "layer1.0.bn1.weight", 1, {16}, 2800, 16 },
-    { "layer1.0.bn1.bias", 1, {16}, 2816, 16 },
-    { "layer1.0.bn1.running_mean", 1, {16}, 2832, 16 },
-    { "layer1.0.bn1.running_var", 1, {16}, 2848, 16 },
-    { "layer1.0.conv2.weight", 4, {16, 16, 3, 3}, 2864, 2304 },
-    { "layer1.0.bn2.weight", 1, {16}, 5168, 16 },
-    { "layer1.0.bn2.bias", 1, {16}, 5184, 16 },
-    { "layer1.0.bn2.running_mean", 1, {16}, 5200, 16 },
-    { "layer1.0.bn2.running_var", 1, {16}, 5216, 16 },
-    { "layer1.0.se.fc1.weight", 2, {4, 16}, 5232, 64 },
-    { "layer1.0.se.fc1.bias", 1, {4}, 5296, 4 },
-    { "layer1.0.se.fc2.weight", 2, {16, 4}, 5300, 64 },
-    { "layer1.0.se.fc2.bias", 1, {16}, 5364, 16 },
-    { "layer1.1.conv1.weight", 4, {16, 16, 3, 3}, 5380, 2304 },
-    { "layer1.1.bn1.weight", 1, {16}, 7684, 16 },
-    { "layer1.1.bn1.bias", 1, {16}, 7700, 16 },
-    { "layer1.1.bn1.running_mean", 1, {16}, 7716, 16 },
-    { "layer1.1.bn1.running_var", 1, {16}, 7732, 16 },
-    { "layer1.1.conv2.weight", 4, {16, 16, 3, 3}, 7748, 2304 },
-    { "layer1.1.bn2.weight", 1, {16}, 10052, 16 },
-    { "layer1.1.bn2.bias", 1, {16}, 10068, 16 },
-    { "layer1.1.bn2.running_mean", 1, {16}, 10084, 16 },
-    { "layer1.1.bn2.running_var", 1, {16}, 10100, 16 },
-    { "layer1.1.se.fc1.weight", 2, {4, 16}, 10116, 64 },
-    { "layer1.1.se.fc1.bias", 1, {4}, 10180, 4 },
-    { "layer1.1.se.fc2.weight", 2, {16, 4}, 10184, 64 },
-    { "layer1.1.se.fc2.bias", 1, {16}, 10248, 16 },
-    { "layer2.0.conv1.weight", 4, {32, 16, 3, 3}, 10264, 4608 },
-    { "layer2.0.bn1.weight", 1, {32}, 14872, 32 },
-    { "layer2.0.bn1.bias", 1, {32}, 14904, 32 },
-    { "layer2.0.bn1.running_mean", 1, {32}, 14936, 32 },
-    { "layer2.0.bn1.running_var", 1, {32}, 14968, 32 },
-    { "layer2.0.conv2.weight", 4, {32, 32, 3, 3}, 15000, 9216 },
-    { "layer2.0.bn2.weight", 1, {32}, 24216, 32 },
-    { "layer2.0.bn2.bias", 1, {32}, 24248, 32 },
-    { "layer2.0.bn2.running_mean", 1, {32}, 24280, 32 },
-    { "layer2.0.bn2.running_var", 1, {32}, 24312, 32 },
-    { "layer2.0.se.fc1.weight", 2, {8, 32}, 24344, 256 },
-    { "layer2.0.se.fc1.bias", 1, {8}, 24600, 8 },
-    { "layer2.0.se.fc2.weight", 2, {32, 8}, 24608, 256 },
-    { "layer2.0.se.fc2.bias", 1, {32}, 24864, 32 },
-    { "layer2.0.downsample.0.weight", 4, {32, 16, 1, 1}, 24896, 512 },
-    { "layer2.0.downsample.1.weight", 1, {32}, 25408, 32 },
-    { "layer2.0.downsample.1.bias", 1, {32}, 25440, 32 },
-    { "layer2.0.downsample.1.running_mean", 1, {32}, 25472, 32 },
-    { "layer2.0.downsample.1.running_var", 1, {32}, 25504, 32 },
-    { "layer2.1.conv1.weight", 4, {32, 32, 3, 3}, 25536, 9216 },
-    { "layer2.1.bn1.weight", 1, {32}, 34752, 32 },
-    { "layer2.1.bn1.bias", 1, {32}, 34784, 32 },
-    { "layer2.1.bn1.running_mean", 1, {32}, 34816, 32 },
-    { "layer2.1.bn1.running_var", 1, {32}, 34848, 32 },
-    { "layer2.1.conv2.weight", 4, {32, 32, 3, 3}, 34880, 9216 },
-    { "layer2.1.bn2.weight", 1, {32}, 44096, 32 },
-    { "layer2.1.bn2.bias", 1, {32}, 44128, 32 },
-    { "layer2.1.bn2.running_mean", 1, {32}, 44160, 32 },
-    { "layer2.1.bn2.running_var", 1, {32}, 44192, 32 },
-    { "layer2.1.se.fc1.weight", 2, {8, 32}, 44224, 256 },
-    { "layer2.1.se.fc1.bias", 1, {8}, 44480, 8 },
-    { "layer2.1.se.fc2.weight", 2, {32, 8}, 44488, 256 },
-    { "layer2.1.se.fc2.bias", 1, {32}, 44744, 32 },
-    { "layer3.0.conv1.weight", 4, {64, 32, 3, 3}, 44776, 18432 },
-    { "layer3.0.bn1.weight", 1, {64}, 63208, 64 },
-    { "layer3.0.bn1.bias", 1, {64}, 63272, 64 },
-    { "layer3.0.bn1.running_mean", 1, {64}, 63336, 64 },
-    { "layer3.0.bn1.running_var", 1, {64}, 63400, 64 },
-    { "layer3.0.conv2.weight", 4, {64, 64, 3, 3}, 63464, 36864 },
-    { "layer3.0.bn2.weight", 1, {64}, 100328, 64 },
-    { "layer3.0.bn2.bias", 1, {64}, 100392, 64 },
-    { "layer3.0.bn2.running_mean", 1, {64}, 100456, 64 },
-    { "layer3.0.bn2.running_var", 1, {64}, 100520, 64 },
-    { "layer3.0.se.fc1.weight", 2, {16, 64}, 100584, 1024 },
-    { "layer3.0.se.fc1.bias", 1, {16}, 101608, 16 },
-    { "layer3.0.se.fc2.weight", 2, {64, 16}, 101624, 1024 },
-    { "layer3.0.se.fc2.bias", 1, {64}, 102648, 64 },
-    { "layer3.0.downsample.0.weight", 4, {64, 32, 1, 1}, 102712, 2048 },
-    { "layer3.0.downsample.1.weight", 1, {64}, 104760, 64 },
-    { "layer3.0.downsample.1.bias", 1, {64}, 104824, 64 },
-    { "layer3.0.downsample.1.running_mean", 1, {64}, 104888, 64 },
-    { "layer3.0.downsample.1.running_var", 1, {64}, 104952, 64 },
-    { "layer3.1.conv1.weight", 4, {64, 64, 3, 3}, 105016, 36864 },
-    { "layer3.1.bn1.weight", 1, {64}, 141880, 64 },
-    { "layer3.1.bn1.bias", 1, {64}, 141944, 64 },
-    { "layer3.1.bn1.running_mean", 1, {64}, 142008, 64 },
-    { "layer3.1.bn1.running_var", 1, {64}, 142072, 64 },
-    { "layer3.1.conv2.weight", 4, {64, 64, 3, 3}, 142136, 36864 },
-    { "layer3.1.bn2.weight", 1, {64}, 179000, 64 },
-    { "layer3.1.bn2.bias", 1, {64}, 179064, 64 },
-    { "layer3.1.bn2.running_mean", 1, {64}, 179128, 64 },
-    { "layer3.1.bn2.running_var", 1, {64}, 179192, 64 },
-    { "layer3.1.se.fc1.weight", 2, {16, 64}, 179256, 1024 },
-    { "layer3.1.se.fc1.bias", 1, {16}, 180280, 16 },
-    { "layer3.1.se.fc2.weight", 2, {64, 16}, 180296, 1024 },
-    { "layer3.1.se.fc2.bias", 1, {64}, 181320, 64 },
-    { "fc.weight", 2, {10, 64}, 181384, 640 },
-    { "fc.bias", 1, {10}, 182024, 10 },
+    { "conv1.weight", 4, {16, 3, 3, 3}, 0, 432, 0 },
+    { "bn1.weight", 1, {16}, 432, 16, 0 },
+    { "bn1.bias", 1, {16}, 448, 16, 0 },
+    { "bn1.running_mean", 1, {16}, 180914, 16, 0 },
+    { "bn1.running_var", 1, {16}, 180930, 16, 0 },
+    { "layer1.0.conv1.weight", 4, {16, 16, 3, 3}, 464, 2304, 0 },
+    { "layer1.0.bn1.weight", 1, {16}, 2768, 16, 0 },
+    { "layer1.0.bn1.bias", 1, {16}, 2784, 16, 0 },
+    { "layer1.0.bn1.running_mean", 1, {16}, 180946, 16, 0 },
+    { "layer1.0.bn1.running_var", 1, {16}, 180962, 16, 0 },
+    { "layer1.0.conv2.weight", 4, {16, 16, 3, 3}, 2800, 2304, 0 },
+    { "layer1.0.bn2.weight", 1, {16}, 5104, 16, 0 },
+    { "layer1.0.bn2.bias", 1, {16}, 5120, 16, 0 },
+    { "layer1.0.bn2.running_mean", 1, {16}, 180978, 16, 0 },
+    { "layer1.0.bn2.running_var", 1, {16}, 180994, 16, 0 },
+    { "layer1.0.se.fc1.weight", 2, {4, 16}, 5136, 64, 0 },
+    { "layer1.0.se.fc1.bias", 1, {4}, 5200, 4, 0 },
+    { "layer1.0.se.fc2.weight", 2, {16, 4}, 5204, 64, 0 },
+    { "layer1.0.se.fc2.bias", 1, {16}, 5268, 16, 0 },
+    { "layer1.1.conv1.weight", 4, {16, 16, 3, 3}, 5284, 2304, 0 },
+    { "layer1.1.bn1.weight", 1, {16}, 7588, 16, 0 },
+    { "layer1.1.bn1.bias", 1, {16}, 7604, 16, 0 },
+    { "layer1.1.bn1.running_mean", 1, {16}, 181010, 16, 0 },
+    { "layer1.1.bn1.running_var", 1, {16}, 181026, 16, 0 },
+    { "layer1.1.conv2.weight", 4, {16, 16, 3, 3}, 7620, 2304, 0 },
+    { "layer1.1.bn2.weight", 1, {16}, 9924, 16, 0 },
+    { "layer1.1.bn2.bias", 1, {16}, 9940, 16, 0 },
+    { "layer1.1.bn2.running_mean", 1, {16}, 181042, 16, 0 },
+    { "layer1.1.bn2.running_var", 1, {16}, 181058, 16, 0 },
+    { "layer1.1.se.fc1.weight", 2, {4, 16}, 9956, 64, 0 },
+    { "layer1.1.se.fc1.bias", 1, {4}, 10020, 4, 0 },
+    { "layer1.1.se.fc2.weight", 2, {16, 4}, 10024, 64, 0 },
+    { "layer1.1.se.fc2.bias", 1, {16}, 10088, 16, 0 },
+    { "layer2.0.conv1.weight", 4, {32, 16, 3, 3}, 10104, 4608, 0 },
+    { "layer2.0.bn1.weight", 1, {32}, 14712, 32, 0 },
+    { "layer2.0.bn1.bias", 1, {32}, 14744, 32, 0 },
+    { "layer2.0.bn1.running_mean", 1, {32}, 181074, 32, 0 },
+    { "layer2.0.bn1.running_var", 1, {32}, 181106, 32, 0 },
+    { "layer2.0.conv2.weight", 4, {32, 32, 3, 3}, 14776, 9216, 0 },
+    { "layer2.0.bn2.weight", 1, {32}, 23992, 32, 0 },
+    { "layer2.0.bn2.bias", 1, {32}, 24024, 32, 0 },
+    { "layer2.0.bn2.running_mean", 1, {32}, 181138, 32, 0 },
+    { "layer2.0.bn2.running_var", 1, {32}, 181170, 32, 0 },
+    { "layer2.0.se.fc1.weight", 2, {8, 32}, 24056, 256, 0 },
+    { "layer2.0.se.fc1.bias", 1, {8}, 24312, 8, 0 },
+    { "layer2.0.se.fc2.weight", 2, {32, 8}, 24320, 256, 0 },
+    { "layer2.0.se.fc2.bias", 1, {32}, 24576, 32, 0 },
+    { "layer2.0.downsample.0.weight", 4, {32, 16, 1, 1}, 24608, 512, 0 },
+    { "layer2.0.downsample.1.weight", 1, {32}, 25120, 32, 0 },
+    { "layer2.0.downsample.1.bias", 1, {32}, 25152, 32, 0 },
+    { "layer2.0.downsample.1.running_mean", 1, {32}, 181202, 32, 0 },
+    { "layer2.0.downsample.1.running_var", 1, {32}, 181234, 32, 0 },
+    { "layer2.1.conv1.weight", 4, {32, 32, 3, 3}, 25184, 9216, 0 },
+    { "layer2.1.bn1.weight", 1, {32}, 34400, 32, 0 },
+    { "layer2.1.bn1.bias", 1, {32}, 34432, 32, 0 },
+    { "layer2.1.bn1.running_mean", 1, {32}, 181266, 32, 0 },
+    { "layer2.1.bn1.running_var", 1, {32}, 181298, 32, 0 },
+    { "layer2.1.conv2.weight", 4, {32, 32, 3, 3}, 34464, 9216, 0 },
+    { "layer2.1.bn2.weight", 1, {32}, 43680, 32, 0 },
+    { "layer2.1.bn2.bias", 1, {32}, 43712, 32, 0 },
+    { "layer2.1.bn2.running_mean", 1, {32}, 181330, 32, 0 },
+    { "layer2.1.bn2.running_var", 1, {32}, 181362, 32, 0 },
+    { "layer2.1.se.fc1.weight", 2, {8, 32}, 43744, 256, 0 },
+    { "layer2.1.se.fc1.bias", 1, {8}, 44000, 8, 0 },
+    { "layer2.1.se.fc2.weight", 2, {32, 8}, 44008, 256, 0 },
+    { "layer2.1.se.fc2.bias", 1, {32}, 44264, 32, 0 },
+    { "layer3.0.conv1.weight", 4, {64, 32, 3, 3}, 44296, 18432, 0 },
+    { "layer3.0.bn1.weight", 1, {64}, 62728, 64, 0 },
+    { "layer3.0.bn1.bias", 1, {64}, 62792, 64, 0 },
+    { "layer3.0.bn1.running_mean", 1, {64}, 181394, 64, 0 },
+    { "layer3.0.bn1.running_var", 1, {64}, 181458, 64, 0 },
+    { "layer3.0.conv2.weight", 4, {64, 64, 3, 3}, 62856, 36864, 0 },
+    { "layer3.0.bn2.weight", 1, {64}, 99720, 64, 0 },
+    { "layer3.0.bn2.bias", 1, {64}, 99784, 64, 0 },
+    { "layer3.0.bn2.running_mean", 1, {64}, 181522, 64, 0 },
+    { "layer3.0.bn2.running_var", 1, {64}, 181586, 64, 0 },
+    { "layer3.0.se.fc1.weight", 2, {16, 64}, 99848, 1024, 0 },
+    { "layer3.0.se.fc1.bias", 1, {16}, 100872, 16, 0 },
+    { "layer3.0.se.fc2.weight", 2, {64, 16}, 100888, 1024, 0 },
+    { "layer3.0.se.fc2.bias", 1, {64}, 101912, 64, 0 },
+    { "layer3.0.downsample.0.weight", 4, {64, 32, 1, 1}, 101976, 2048, 0 },
+    { "layer3.0.downsample.1.weight", 1, {64}, 104024, 64, 0 },
+    { "layer3.0.downsample.1.bias", 1, {64}, 104088, 64, 0 },
+    { "layer3.0.downsample.1.running_mean", 1, {64}, 181650, 64, 0 },
+    { "layer3.0.downsample.1.running_var", 1, {64}, 181714, 64, 0 },
+    { "layer3.1.conv1.weight", 4, {64, 64, 3, 3}, 104152, 36864, 0 },
+    { "layer3.1.bn1.weight", 1, {64}, 141016, 64, 0 },
+    { "layer3.1.bn1.bias", 1, {64}, 141080, 64, 0 },
+    { "layer3.1.bn1.running_mean", 1, {64}, 181778, 64, 0 },
+    { "layer3.1.bn1.running_var", 1, {64}, 181842, 64, 0 },
+    { "layer3.1.conv2.weight", 4, {64, 64, 3, 3}, 141144, 36864, 0 },
+    { "layer3.1.bn2.weight", 1, {64}, 178008, 64, 0 },
+    { "layer3.1.bn2.bias", 1, {64}, 178072, 64, 0 },
+    { "layer3.1.bn2.running_mean", 1, {64}, 181906, 64, 0 },
+    { "layer3.1.bn2.running_var", 1, {64}, 181970, 64, 0 },
+    { "layer3.1.se.fc1.weight", 2, {16, 64}, 178136, 1024, 0 },
+    { "layer3.1.se.fc1.bias", 1, {16}, 179160, 16, 0 },
+    { "layer3.1.se.fc2.weight", 2, {64, 16}, 179176, 1024, 0 },
+    { "layer3.1.se.fc2.bias", 1, {64}, 180200, 64, 0 },
+    { "fc.weight", 2, {10, 64}, 180264, 640, 0 },
+    { "fc.bias", 1, {10}, 180904, 10, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -218,11 +218,11 @@ static const dlc_init_spec se_net_param_inits[101] = {
 };
 
 static const dlc_tensor_desc se_net_input_descs[1] = {
-    { "x", 3, {3, 32, 32}, 0, 3072 },
+    { "x", 3, {3, 32, 32}, 0, 3072, 0 },
 };
 
 static const dlc_tensor_desc se_net_output_descs[1] = {
-    { "logits", 1, {10}, 0, 10 },
+    { "logits", 1, {10}, 0, 10, 0 },
 };
 
 /* se_net.net:34: conv1  = conv2d(x, 16, kernel=3, pad=1, bias=false)       # [16,32,32]
@@ -296,85 +296,6 @@ static void k3_layer1_0_conv1_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.0.bn1: batchnorm [16,32,32] -> [16,32,32] */
-static void k4_layer1_0_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.0.y.2: relu [16,32,32] -> [16,32,32] */
-static void k5_layer1_0_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:20: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.0.conv2: conv2d [16,32,32] -> [16,32,32] */
-static void k6_layer1_0_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,16,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT ws /* 147456 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        16, 32, 32,   /* input  C, H, W */
-        16, 32, 32,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:20: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.0.bn2: batchnorm [16,32,32] -> [16,32,32] */
-static void k7_layer1_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
 }
 
 /* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
@@ -484,236 +405,6 @@ static void k14_layer1_0_0_add(int n,
         y0[i] = x0[i] + x1[i];
 }
 
-/* se_net.net:22: return relu(se + x)
- * layer1.0.1: relu [16,32,32] -> [16,32,32] */
-static void k15_layer1_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.1.conv1: conv2d [16,32,32] -> [16,32,32] */
-static void k16_layer1_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,16,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT ws /* 147456 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        16, 32, 32,   /* input  C, H, W */
-        16, 32, 32,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.1.bn1: batchnorm [16,32,32] -> [16,32,32] */
-static void k17_layer1_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer1.1.y.2: relu [16,32,32] -> [16,32,32] */
-static void k18_layer1_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:20: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.1.conv2: conv2d [16,32,32] -> [16,32,32] */
-static void k19_layer1_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,16,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT ws /* 147456 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        16, 32, 32,   /* input  C, H, W */
-        16, 32, 32,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:20: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer1.1.bn2: batchnorm [16,32,32] -> [16,32,32] */
-static void k20_layer1_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer1.1.se.s.0: global_avgpool [16,32,32] -> [16] */
-static void k21_layer1_1_se_s_0_global_avgpool(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16] */)
-{
-    enum { C = 16, HW = 1024 }; /* channels, elements per channel */
-    for (int64_t nc = 0; nc < (int64_t)n * C; nc++) { /* each (sample, channel) plane */
-        const dlc_float *xp = x0 + nc * HW;
-        dlc_float sum = 0;
-        for (int hw = 0; hw < HW; hw++)
-            sum += xp[hw];
-        y0[nc] = sum / (dlc_float)HW;
-    }
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer1.1.se.fc1: dense [16] -> [4] */
-static void k22_layer1_1_se_fc1_dense(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [4,16] */,
-        const dlc_float *DLC_RESTRICT bias /* [4] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,4] */)
-{
-    enum { ROWS = 1, IN = 16, UNITS = 4 }; /* per sample */
-    /* y0[rows, UNITS] = x0[rows, IN] weight[UNITS, IN]^T */
-    dlc_gemm(0, 1, n * ROWS, UNITS, IN, 1, x0, IN, weight, IN, 0, y0, UNITS);
-    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
-        for (int u = 0; u < UNITS; u++)
-            y0[r * UNITS + u] += bias[u];
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer1.1.se.s.2: relu [4] -> [4] */
-static void k23_layer1_1_se_s_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,4] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,4] */)
-{
-    const int64_t SIZE = 4; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer1.1.se.fc2: dense [4] -> [16] */
-static void k24_layer1_1_se_fc2_dense(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,4] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,4] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16] */)
-{
-    enum { ROWS = 1, IN = 4, UNITS = 16 }; /* per sample */
-    /* y0[rows, UNITS] = x0[rows, IN] weight[UNITS, IN]^T */
-    dlc_gemm(0, 1, n * ROWS, UNITS, IN, 1, x0, IN, weight, IN, 0, y0, UNITS);
-    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
-        for (int u = 0; u < UNITS; u++)
-            y0[r * UNITS + u] += bias[u];
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer1.1.se.s.4: sigmoid [16] -> [16] */
-static void k25_layer1_1_se_s_4_sigmoid(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16] */)
-{
-    const int64_t SIZE = 16; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = 1 / (1 + dlc_exp(-v));
-    }
-}
-
-/* se_net.net:15: return x * s
- * layer1.1.se: mul [16,32,32], [16] -> [16,32,32] */
-static void k26_layer1_1_se_mul(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { SIZE_A = 16384, SIZE_B = 16, SIZE = 16384 }; /* elements per sample */
-    for (int s = 0; s < n; s++) {
-        const dlc_float *a = x0 + (int64_t)s * SIZE_A, *b = x1 + (int64_t)s * SIZE_B;
-        dlc_float *y = y0 + (int64_t)s * SIZE;
-        for (int64_t i = 0; i < SIZE; i++) {
-            int64_t rest = i, ia = 0, ib = 0;
-            { int64_t c = rest % 32; rest /= 32; ia += c * 1; ib += c * 0; }
-            { int64_t c = rest % 32; rest /= 32; ia += c * 32; ib += c * 0; }
-            { int64_t c = rest % 16; rest /= 16; ia += c * 1024; ib += c * 1; }
-            y[i] = a[ia] * b[ib];
-        }
-    }
-}
-
-/* se_net.net:22: return relu(se + x)
- * layer1.1.0: add [16,32,32], [16,32,32] -> [16,32,32] */
-static void k27_layer1_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    enum { SIZE_A = 16384, SIZE_B = 16384, SIZE = 16384 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* se_net.net:22: return relu(se + x)
- * layer1.1.1: relu [16,32,32] -> [16,32,32] */
-static void k28_layer1_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,32,32] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
 /* se_net.net:26: y  = conv2d(x, c, kernel=3, stride=stride, pad=1, bias=false, name="conv1")
  * layer2.0.conv1: conv2d [16,32,32] -> [32,16,16] */
 static void k29_layer2_0_conv1_conv2d(int n,
@@ -785,30 +476,6 @@ static void k32_layer2_0_conv2_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:28: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.0.bn2: batchnorm [32,16,16] -> [32,16,16] */
-static void k33_layer2_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
 }
 
 /* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
@@ -924,30 +591,6 @@ static void k40_layer2_0_downsample_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* se_net.net:30: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
- * layer2.0.downsample.1: batchnorm [32,16,16] -> [32,16,16] */
-static void k41_layer2_0_downsample_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* se_net.net:31: return relu(se + downsample)
  * layer2.0.0: add [32,16,16], [32,16,16] -> [32,16,16] */
 static void k42_layer2_0_0_add(int n,
@@ -958,236 +601,6 @@ static void k42_layer2_0_0_add(int n,
     enum { SIZE_A = 8192, SIZE_B = 8192, SIZE = 8192 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* se_net.net:31: return relu(se + downsample)
- * layer2.0.1: relu [32,16,16] -> [32,16,16] */
-static void k43_layer2_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.1.conv1: conv2d [32,16,16] -> [32,16,16] */
-static void k44_layer2_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32,32,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT ws /* 73728 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        32, 16, 16,   /* input  C, H, W */
-        32, 16, 16,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.1.bn1: batchnorm [32,16,16] -> [32,16,16] */
-static void k45_layer2_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer2.1.y.2: relu [32,16,16] -> [32,16,16] */
-static void k46_layer2_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:20: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.1.conv2: conv2d [32,16,16] -> [32,16,16] */
-static void k47_layer2_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32,32,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT ws /* 73728 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        32, 16, 16,   /* input  C, H, W */
-        32, 16, 16,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:20: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer2.1.bn2: batchnorm [32,16,16] -> [32,16,16] */
-static void k48_layer2_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer2.1.se.s.0: global_avgpool [32,16,16] -> [32] */
-static void k49_layer2_1_se_s_0_global_avgpool(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32] */)
-{
-    enum { C = 32, HW = 256 }; /* channels, elements per channel */
-    for (int64_t nc = 0; nc < (int64_t)n * C; nc++) { /* each (sample, channel) plane */
-        const dlc_float *xp = x0 + nc * HW;
-        dlc_float sum = 0;
-        for (int hw = 0; hw < HW; hw++)
-            sum += xp[hw];
-        y0[nc] = sum / (dlc_float)HW;
-    }
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer2.1.se.fc1: dense [32] -> [8] */
-static void k50_layer2_1_se_fc1_dense(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [8,32] */,
-        const dlc_float *DLC_RESTRICT bias /* [8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,8] */)
-{
-    enum { ROWS = 1, IN = 32, UNITS = 8 }; /* per sample */
-    /* y0[rows, UNITS] = x0[rows, IN] weight[UNITS, IN]^T */
-    dlc_gemm(0, 1, n * ROWS, UNITS, IN, 1, x0, IN, weight, IN, 0, y0, UNITS);
-    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
-        for (int u = 0; u < UNITS; u++)
-            y0[r * UNITS + u] += bias[u];
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer2.1.se.s.2: relu [8] -> [8] */
-static void k51_layer2_1_se_s_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,8] */)
-{
-    const int64_t SIZE = 8; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer2.1.se.fc2: dense [8] -> [32] */
-static void k52_layer2_1_se_fc2_dense(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [32,8] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32] */)
-{
-    enum { ROWS = 1, IN = 8, UNITS = 32 }; /* per sample */
-    /* y0[rows, UNITS] = x0[rows, IN] weight[UNITS, IN]^T */
-    dlc_gemm(0, 1, n * ROWS, UNITS, IN, 1, x0, IN, weight, IN, 0, y0, UNITS);
-    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
-        for (int u = 0; u < UNITS; u++)
-            y0[r * UNITS + u] += bias[u];
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer2.1.se.s.4: sigmoid [32] -> [32] */
-static void k53_layer2_1_se_s_4_sigmoid(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32] */)
-{
-    const int64_t SIZE = 32; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = 1 / (1 + dlc_exp(-v));
-    }
-}
-
-/* se_net.net:15: return x * s
- * layer2.1.se: mul [32,16,16], [32] -> [32,16,16] */
-static void k54_layer2_1_se_mul(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { SIZE_A = 8192, SIZE_B = 32, SIZE = 8192 }; /* elements per sample */
-    for (int s = 0; s < n; s++) {
-        const dlc_float *a = x0 + (int64_t)s * SIZE_A, *b = x1 + (int64_t)s * SIZE_B;
-        dlc_float *y = y0 + (int64_t)s * SIZE;
-        for (int64_t i = 0; i < SIZE; i++) {
-            int64_t rest = i, ia = 0, ib = 0;
-            { int64_t c = rest % 16; rest /= 16; ia += c * 1; ib += c * 0; }
-            { int64_t c = rest % 16; rest /= 16; ia += c * 16; ib += c * 0; }
-            { int64_t c = rest % 32; rest /= 32; ia += c * 256; ib += c * 1; }
-            y[i] = a[ia] * b[ib];
-        }
-    }
-}
-
-/* se_net.net:22: return relu(se + x)
- * layer2.1.0: add [32,16,16], [32,16,16] -> [32,16,16] */
-static void k55_layer2_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    enum { SIZE_A = 8192, SIZE_B = 8192, SIZE = 8192 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* se_net.net:22: return relu(se + x)
- * layer2.1.1: relu [32,16,16] -> [32,16,16] */
-static void k56_layer2_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,16,16] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* se_net.net:26: y  = conv2d(x, c, kernel=3, stride=stride, pad=1, bias=false, name="conv1")
@@ -1261,30 +674,6 @@ static void k60_layer3_0_conv2_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:28: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.0.bn2: batchnorm [64,8,8] -> [64,8,8] */
-static void k61_layer3_0_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
 }
 
 /* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
@@ -1400,30 +789,6 @@ static void k68_layer3_0_downsample_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* se_net.net:30: downsample = conv2d(x, c, kernel=1, stride=stride, bias=false) |> batchnorm
- * layer3.0.downsample.1: batchnorm [64,8,8] -> [64,8,8] */
-static void k69_layer3_0_downsample_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
 /* se_net.net:31: return relu(se + downsample)
  * layer3.0.0: add [64,8,8], [64,8,8] -> [64,8,8] */
 static void k70_layer3_0_0_add(int n,
@@ -1434,252 +799,6 @@ static void k70_layer3_0_0_add(int n,
     enum { SIZE_A = 4096, SIZE_B = 4096, SIZE = 4096 }; /* elements per sample */
     for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
         y0[i] = x0[i] + x1[i];
-}
-
-/* se_net.net:31: return relu(se + downsample)
- * layer3.0.1: relu [64,8,8] -> [64,8,8] */
-static void k71_layer3_0_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.1.conv1: conv2d [64,8,8] -> [64,8,8] */
-static void k72_layer3_1_conv1_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT ws /* 36864 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 8, 8,   /* input  C, H, W */
-        64, 8, 8,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.1.bn1: batchnorm [64,8,8] -> [64,8,8] */
-static void k73_layer3_1_bn1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* se_net.net:19: y  = conv2d(x, c, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu
- * layer3.1.y.2: relu [64,8,8] -> [64,8,8] */
-static void k74_layer3_1_y_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:20: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.1.conv2: conv2d [64,8,8] -> [64,8,8] */
-static void k75_layer3_1_conv2_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT ws /* 36864 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 8, 8,   /* input  C, H, W */
-        64, 8, 8,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* se_net.net:20: y  = conv2d(y, c, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2")
- * layer3.1.bn2: batchnorm [64,8,8] -> [64,8,8] */
-static void k76_layer3_1_bn2_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer3.1.se.s.0: global_avgpool [64,8,8] -> [64] */
-static void k77_layer3_1_se_s_0_global_avgpool(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    for (int64_t nc = 0; nc < (int64_t)n * C; nc++) { /* each (sample, channel) plane */
-        const dlc_float *xp = x0 + nc * HW;
-        dlc_float sum = 0;
-        for (int hw = 0; hw < HW; hw++)
-            sum += xp[hw];
-        y0[nc] = sum / (dlc_float)HW;
-    }
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer3.1.se.fc1: dense [64] -> [16] */
-static void k78_layer3_1_se_fc1_dense(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,64] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16] */)
-{
-    enum { ROWS = 1, IN = 64, UNITS = 16 }; /* per sample */
-    /* y0[rows, UNITS] = x0[rows, IN] weight[UNITS, IN]^T */
-    dlc_gemm(0, 1, n * ROWS, UNITS, IN, 1, x0, IN, weight, IN, 0, y0, UNITS);
-    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
-        for (int u = 0; u < UNITS; u++)
-            y0[r * UNITS + u] += bias[u];
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer3.1.se.s.2: relu [16] -> [16] */
-static void k79_layer3_1_se_s_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16] */)
-{
-    const int64_t SIZE = 16; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer3.1.se.fc2: dense [16] -> [64] */
-static void k80_layer3_1_se_fc2_dense(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,16] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64] */)
-{
-    enum { ROWS = 1, IN = 16, UNITS = 64 }; /* per sample */
-    /* y0[rows, UNITS] = x0[rows, IN] weight[UNITS, IN]^T */
-    dlc_gemm(0, 1, n * ROWS, UNITS, IN, 1, x0, IN, weight, IN, 0, y0, UNITS);
-    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
-        for (int u = 0; u < UNITS; u++)
-            y0[r * UNITS + u] += bias[u];
-}
-
-/* se_net.net:14: s = global_avgpool(x) |> dense(squeeze, name="fc1") |> relu |> dense(c, name="fc2") |> sigmoid
- * layer3.1.se.s.4: sigmoid [64] -> [64] */
-static void k81_layer3_1_se_s_4_sigmoid(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64] */)
-{
-    const int64_t SIZE = 64; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = 1 / (1 + dlc_exp(-v));
-    }
-}
-
-/* se_net.net:15: return x * s
- * layer3.1.se: mul [64,8,8], [64] -> [64,8,8] */
-static void k82_layer3_1_se_mul(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { SIZE_A = 4096, SIZE_B = 64, SIZE = 4096 }; /* elements per sample */
-    for (int s = 0; s < n; s++) {
-        const dlc_float *a = x0 + (int64_t)s * SIZE_A, *b = x1 + (int64_t)s * SIZE_B;
-        dlc_float *y = y0 + (int64_t)s * SIZE;
-        for (int64_t i = 0; i < SIZE; i++) {
-            int64_t rest = i, ia = 0, ib = 0;
-            { int64_t c = rest % 8; rest /= 8; ia += c * 1; ib += c * 0; }
-            { int64_t c = rest % 8; rest /= 8; ia += c * 8; ib += c * 0; }
-            { int64_t c = rest % 64; rest /= 64; ia += c * 64; ib += c * 1; }
-            y[i] = a[ia] * b[ib];
-        }
-    }
-}
-
-/* se_net.net:22: return relu(se + x)
- * layer3.1.0: add [64,8,8], [64,8,8] -> [64,8,8] */
-static void k83_layer3_1_0_add(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        const dlc_float *DLC_RESTRICT x1 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    enum { SIZE_A = 4096, SIZE_B = 4096, SIZE = 4096 }; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++)
-        y0[i] = x0[i] + x1[i];
-}
-
-/* se_net.net:22: return relu(se + x)
- * layer3.1.1: relu [64,8,8] -> [64,8,8] */
-static void k84_layer3_1_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,8,8] */)
-{
-    const int64_t SIZE = 4096; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* se_net.net:40: logits = global_avgpool(layer3) |> dense(10, name="fc")
- * logits.0: global_avgpool [64,8,8] -> [64] */
-static void k85_logits_0_global_avgpool(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64] */)
-{
-    enum { C = 64, HW = 64 }; /* channels, elements per channel */
-    for (int64_t nc = 0; nc < (int64_t)n * C; nc++) { /* each (sample, channel) plane */
-        const dlc_float *xp = x0 + nc * HW;
-        dlc_float sum = 0;
-        for (int hw = 0; hw < HW; hw++)
-            sum += xp[hw];
-        y0[nc] = sum / (dlc_float)HW;
-    }
 }
 
 /* se_net.net:40: logits = global_avgpool(layer3) |> dense(10, name="fc")
@@ -1768,92 +887,92 @@ int se_net_forward(se_net *m, const dlc_float *x, dlc_float *logits, int n)
     dlc_float *a = m->arena;
     const dlc_float *p = m->params;
     k0_conv1_conv2d(n, x, p + 0, a + 0, a + 16384);
-    k1_bn1_batchnorm(n, a + 0, p + 432, p + 448, p + 464, p + 480, a + 16384);
+    k1_bn1_batchnorm(n, a + 0, p + 432, p + 448, p + 180914, p + 180930, a + 16384);
     k2_stem_relu(n, a + 16384, a + 0);
-    k3_layer1_0_conv1_conv2d(n, a + 0, p + 496, a + 16384, a + 32768);
-    k4_layer1_0_bn1_batchnorm(n, a + 16384, p + 2800, p + 2816, p + 2832, p + 2848, a + 32768);
-    k5_layer1_0_y_2_relu(n, a + 32768, a + 16384);
-    k6_layer1_0_conv2_conv2d(n, a + 16384, p + 2864, a + 32768, a + 49152);
-    k7_layer1_0_bn2_batchnorm(n, a + 32768, p + 5168, p + 5184, p + 5200, p + 5216, a + 16384);
+    k3_layer1_0_conv1_conv2d(n, a + 0, p + 464, a + 16384, a + 32768);
+    k1_bn1_batchnorm(n, a + 16384, p + 2768, p + 2784, p + 180946, p + 180962, a + 32768);
+    k2_stem_relu(n, a + 32768, a + 16384);
+    k3_layer1_0_conv1_conv2d(n, a + 16384, p + 2800, a + 32768, a + 49152);
+    k1_bn1_batchnorm(n, a + 32768, p + 5104, p + 5120, p + 180978, p + 180994, a + 16384);
     k8_layer1_0_se_s_0_global_avgpool(n, a + 16384, a + 32768);
-    k9_layer1_0_se_fc1_dense(n, a + 32768, p + 5232, p + 5296, a + 32784);
+    k9_layer1_0_se_fc1_dense(n, a + 32768, p + 5136, p + 5200, a + 32784);
     k10_layer1_0_se_s_2_relu(n, a + 32784, a + 32768);
-    k11_layer1_0_se_fc2_dense(n, a + 32768, p + 5300, p + 5364, a + 32784);
+    k11_layer1_0_se_fc2_dense(n, a + 32768, p + 5204, p + 5268, a + 32784);
     k12_layer1_0_se_s_4_sigmoid(n, a + 32784, a + 32768);
     k13_layer1_0_se_mul(n, a + 16384, a + 32768, a + 32784);
     k14_layer1_0_0_add(n, a + 32784, a + 0, a + 16384);
-    k15_layer1_0_1_relu(n, a + 16384, a + 0);
-    k16_layer1_1_conv1_conv2d(n, a + 0, p + 5380, a + 16384, a + 32768);
-    k17_layer1_1_bn1_batchnorm(n, a + 16384, p + 7684, p + 7700, p + 7716, p + 7732, a + 32768);
-    k18_layer1_1_y_2_relu(n, a + 32768, a + 16384);
-    k19_layer1_1_conv2_conv2d(n, a + 16384, p + 7748, a + 32768, a + 49152);
-    k20_layer1_1_bn2_batchnorm(n, a + 32768, p + 10052, p + 10068, p + 10084, p + 10100, a + 16384);
-    k21_layer1_1_se_s_0_global_avgpool(n, a + 16384, a + 32768);
-    k22_layer1_1_se_fc1_dense(n, a + 32768, p + 10116, p + 10180, a + 32784);
-    k23_layer1_1_se_s_2_relu(n, a + 32784, a + 32768);
-    k24_layer1_1_se_fc2_dense(n, a + 32768, p + 10184, p + 10248, a + 32784);
-    k25_layer1_1_se_s_4_sigmoid(n, a + 32784, a + 32768);
-    k26_layer1_1_se_mul(n, a + 16384, a + 32768, a + 32784);
-    k27_layer1_1_0_add(n, a + 32784, a + 0, a + 16384);
-    k28_layer1_1_1_relu(n, a + 16384, a + 0);
-    k29_layer2_0_conv1_conv2d(n, a + 0, p + 10264, a + 16384, a + 24576);
-    k30_layer2_0_bn1_batchnorm(n, a + 16384, p + 14872, p + 14904, p + 14936, p + 14968, a + 24576);
+    k2_stem_relu(n, a + 16384, a + 0);
+    k3_layer1_0_conv1_conv2d(n, a + 0, p + 5284, a + 16384, a + 32768);
+    k1_bn1_batchnorm(n, a + 16384, p + 7588, p + 7604, p + 181010, p + 181026, a + 32768);
+    k2_stem_relu(n, a + 32768, a + 16384);
+    k3_layer1_0_conv1_conv2d(n, a + 16384, p + 7620, a + 32768, a + 49152);
+    k1_bn1_batchnorm(n, a + 32768, p + 9924, p + 9940, p + 181042, p + 181058, a + 16384);
+    k8_layer1_0_se_s_0_global_avgpool(n, a + 16384, a + 32768);
+    k9_layer1_0_se_fc1_dense(n, a + 32768, p + 9956, p + 10020, a + 32784);
+    k10_layer1_0_se_s_2_relu(n, a + 32784, a + 32768);
+    k11_layer1_0_se_fc2_dense(n, a + 32768, p + 10024, p + 10088, a + 32784);
+    k12_layer1_0_se_s_4_sigmoid(n, a + 32784, a + 32768);
+    k13_layer1_0_se_mul(n, a + 16384, a + 32768, a + 32784);
+    k14_layer1_0_0_add(n, a + 32784, a + 0, a + 16384);
+    k2_stem_relu(n, a + 16384, a + 0);
+    k29_layer2_0_conv1_conv2d(n, a + 0, p + 10104, a + 16384, a + 24576);
+    k30_layer2_0_bn1_batchnorm(n, a + 16384, p + 14712, p + 14744, p + 181074, p + 181106, a + 24576);
     k31_layer2_0_y_2_relu(n, a + 24576, a + 16384);
-    k32_layer2_0_conv2_conv2d(n, a + 16384, p + 15000, a + 24576, a + 32768);
-    k33_layer2_0_bn2_batchnorm(n, a + 24576, p + 24216, p + 24248, p + 24280, p + 24312, a + 16384);
+    k32_layer2_0_conv2_conv2d(n, a + 16384, p + 14776, a + 24576, a + 32768);
+    k30_layer2_0_bn1_batchnorm(n, a + 24576, p + 23992, p + 24024, p + 181138, p + 181170, a + 16384);
     k34_layer2_0_se_s_0_global_avgpool(n, a + 16384, a + 24576);
-    k35_layer2_0_se_fc1_dense(n, a + 24576, p + 24344, p + 24600, a + 24608);
+    k35_layer2_0_se_fc1_dense(n, a + 24576, p + 24056, p + 24312, a + 24608);
     k36_layer2_0_se_s_2_relu(n, a + 24608, a + 24576);
-    k37_layer2_0_se_fc2_dense(n, a + 24576, p + 24608, p + 24864, a + 24592);
+    k37_layer2_0_se_fc2_dense(n, a + 24576, p + 24320, p + 24576, a + 24592);
     k38_layer2_0_se_s_4_sigmoid(n, a + 24592, a + 24624);
     k39_layer2_0_se_mul(n, a + 16384, a + 24624, a + 24656);
-    k40_layer2_0_downsample_0_conv2d(n, a + 0, p + 24896, a + 16384, a + 32848);
-    k41_layer2_0_downsample_1_batchnorm(n, a + 16384, p + 25408, p + 25440, p + 25472, p + 25504, a + 0);
+    k40_layer2_0_downsample_0_conv2d(n, a + 0, p + 24608, a + 16384, a + 32848);
+    k30_layer2_0_bn1_batchnorm(n, a + 16384, p + 25120, p + 25152, p + 181202, p + 181234, a + 0);
     k42_layer2_0_0_add(n, a + 24656, a + 0, a + 8192);
-    k43_layer2_0_1_relu(n, a + 8192, a + 0);
-    k44_layer2_1_conv1_conv2d(n, a + 0, p + 25536, a + 8192, a + 16384);
-    k45_layer2_1_bn1_batchnorm(n, a + 8192, p + 34752, p + 34784, p + 34816, p + 34848, a + 16384);
-    k46_layer2_1_y_2_relu(n, a + 16384, a + 8192);
-    k47_layer2_1_conv2_conv2d(n, a + 8192, p + 34880, a + 16384, a + 24576);
-    k48_layer2_1_bn2_batchnorm(n, a + 16384, p + 44096, p + 44128, p + 44160, p + 44192, a + 8192);
-    k49_layer2_1_se_s_0_global_avgpool(n, a + 8192, a + 16384);
-    k50_layer2_1_se_fc1_dense(n, a + 16384, p + 44224, p + 44480, a + 16416);
-    k51_layer2_1_se_s_2_relu(n, a + 16416, a + 16384);
-    k52_layer2_1_se_fc2_dense(n, a + 16384, p + 44488, p + 44744, a + 16400);
-    k53_layer2_1_se_s_4_sigmoid(n, a + 16400, a + 16432);
-    k54_layer2_1_se_mul(n, a + 8192, a + 16432, a + 16464);
-    k55_layer2_1_0_add(n, a + 16464, a + 0, a + 8192);
-    k56_layer2_1_1_relu(n, a + 8192, a + 0);
-    k57_layer3_0_conv1_conv2d(n, a + 0, p + 44776, a + 8192, a + 12288);
-    k58_layer3_0_bn1_batchnorm(n, a + 8192, p + 63208, p + 63272, p + 63336, p + 63400, a + 12288);
+    k31_layer2_0_y_2_relu(n, a + 8192, a + 0);
+    k32_layer2_0_conv2_conv2d(n, a + 0, p + 25184, a + 8192, a + 16384);
+    k30_layer2_0_bn1_batchnorm(n, a + 8192, p + 34400, p + 34432, p + 181266, p + 181298, a + 16384);
+    k31_layer2_0_y_2_relu(n, a + 16384, a + 8192);
+    k32_layer2_0_conv2_conv2d(n, a + 8192, p + 34464, a + 16384, a + 24576);
+    k30_layer2_0_bn1_batchnorm(n, a + 16384, p + 43680, p + 43712, p + 181330, p + 181362, a + 8192);
+    k34_layer2_0_se_s_0_global_avgpool(n, a + 8192, a + 16384);
+    k35_layer2_0_se_fc1_dense(n, a + 16384, p + 43744, p + 44000, a + 16416);
+    k36_layer2_0_se_s_2_relu(n, a + 16416, a + 16384);
+    k37_layer2_0_se_fc2_dense(n, a + 16384, p + 44008, p + 44264, a + 16400);
+    k38_layer2_0_se_s_4_sigmoid(n, a + 16400, a + 16432);
+    k39_layer2_0_se_mul(n, a + 8192, a + 16432, a + 16464);
+    k42_layer2_0_0_add(n, a + 16464, a + 0, a + 8192);
+    k31_layer2_0_y_2_relu(n, a + 8192, a + 0);
+    k57_layer3_0_conv1_conv2d(n, a + 0, p + 44296, a + 8192, a + 12288);
+    k58_layer3_0_bn1_batchnorm(n, a + 8192, p + 62728, p + 62792, p + 181394, p + 181458, a + 12288);
     k59_layer3_0_y_2_relu(n, a + 12288, a + 8192);
-    k60_layer3_0_conv2_conv2d(n, a + 8192, p + 63464, a + 12288, a + 16384);
-    k61_layer3_0_bn2_batchnorm(n, a + 12288, p + 100328, p + 100392, p + 100456, p + 100520, a + 8192);
+    k60_layer3_0_conv2_conv2d(n, a + 8192, p + 62856, a + 12288, a + 16384);
+    k58_layer3_0_bn1_batchnorm(n, a + 12288, p + 99720, p + 99784, p + 181522, p + 181586, a + 8192);
     k62_layer3_0_se_s_0_global_avgpool(n, a + 8192, a + 12288);
-    k63_layer3_0_se_fc1_dense(n, a + 12288, p + 100584, p + 101608, a + 12352);
+    k63_layer3_0_se_fc1_dense(n, a + 12288, p + 99848, p + 100872, a + 12352);
     k64_layer3_0_se_s_2_relu(n, a + 12352, a + 12288);
-    k65_layer3_0_se_fc2_dense(n, a + 12288, p + 101624, p + 102648, a + 12304);
+    k65_layer3_0_se_fc2_dense(n, a + 12288, p + 100888, p + 101912, a + 12304);
     k66_layer3_0_se_s_4_sigmoid(n, a + 12304, a + 12368);
     k67_layer3_0_se_mul(n, a + 8192, a + 12368, a + 12432);
-    k68_layer3_0_downsample_0_conv2d(n, a + 0, p + 102712, a + 8192, a + 16528);
-    k69_layer3_0_downsample_1_batchnorm(n, a + 8192, p + 104760, p + 104824, p + 104888, p + 104952, a + 0);
+    k68_layer3_0_downsample_0_conv2d(n, a + 0, p + 101976, a + 8192, a + 16528);
+    k58_layer3_0_bn1_batchnorm(n, a + 8192, p + 104024, p + 104088, p + 181650, p + 181714, a + 0);
     k70_layer3_0_0_add(n, a + 12432, a + 0, a + 4096);
-    k71_layer3_0_1_relu(n, a + 4096, a + 0);
-    k72_layer3_1_conv1_conv2d(n, a + 0, p + 105016, a + 4096, a + 8192);
-    k73_layer3_1_bn1_batchnorm(n, a + 4096, p + 141880, p + 141944, p + 142008, p + 142072, a + 8192);
-    k74_layer3_1_y_2_relu(n, a + 8192, a + 4096);
-    k75_layer3_1_conv2_conv2d(n, a + 4096, p + 142136, a + 8192, a + 12288);
-    k76_layer3_1_bn2_batchnorm(n, a + 8192, p + 179000, p + 179064, p + 179128, p + 179192, a + 4096);
-    k77_layer3_1_se_s_0_global_avgpool(n, a + 4096, a + 8192);
-    k78_layer3_1_se_fc1_dense(n, a + 8192, p + 179256, p + 180280, a + 8256);
-    k79_layer3_1_se_s_2_relu(n, a + 8256, a + 8192);
-    k80_layer3_1_se_fc2_dense(n, a + 8192, p + 180296, p + 181320, a + 8208);
-    k81_layer3_1_se_s_4_sigmoid(n, a + 8208, a + 8272);
-    k82_layer3_1_se_mul(n, a + 4096, a + 8272, a + 8336);
-    k83_layer3_1_0_add(n, a + 8336, a + 0, a + 4096);
-    k84_layer3_1_1_relu(n, a + 4096, a + 0);
-    k85_logits_0_global_avgpool(n, a + 0, a + 4096);
-    k86_fc_dense(n, a + 4096, p + 181384, p + 182024, a + 0);
+    k59_layer3_0_y_2_relu(n, a + 4096, a + 0);
+    k60_layer3_0_conv2_conv2d(n, a + 0, p + 104152, a + 4096, a + 8192);
+    k58_layer3_0_bn1_batchnorm(n, a + 4096, p + 141016, p + 141080, p + 181778, p + 181842, a + 8192);
+    k59_layer3_0_y_2_relu(n, a + 8192, a + 4096);
+    k60_layer3_0_conv2_conv2d(n, a + 4096, p + 141144, a + 8192, a + 12288);
+    k58_layer3_0_bn1_batchnorm(n, a + 8192, p + 178008, p + 178072, p + 181906, p + 181970, a + 4096);
+    k62_layer3_0_se_s_0_global_avgpool(n, a + 4096, a + 8192);
+    k63_layer3_0_se_fc1_dense(n, a + 8192, p + 178136, p + 179160, a + 8256);
+    k64_layer3_0_se_s_2_relu(n, a + 8256, a + 8192);
+    k65_layer3_0_se_fc2_dense(n, a + 8192, p + 179176, p + 180200, a + 8208);
+    k66_layer3_0_se_s_4_sigmoid(n, a + 8208, a + 8272);
+    k67_layer3_0_se_mul(n, a + 4096, a + 8272, a + 8336);
+    k70_layer3_0_0_add(n, a + 8336, a + 0, a + 4096);
+    k59_layer3_0_y_2_relu(n, a + 4096, a + 0);
+    k62_layer3_0_se_s_0_global_avgpool(n, a + 0, a + 4096);
+    k86_fc_dense(n, a + 4096, p + 180264, p + 180904, a + 0);
     memcpy(logits, a + 0, (size_t)n * 10 * sizeof(dlc_float));
     return DLC_OK;
 }
@@ -1874,7 +993,9 @@ static const dlc_model_info se_net_info_table = {
     se_net_input_descs, se_net_output_descs, se_net_param_descs,
     SE_NET_PARAM_COUNT, SE_NET_ARENA_COUNT,
     se_net_info_create, se_net_info_destroy, se_net_info_init, se_net_info_load, se_net_info_save,
-    se_net_info_params, se_net_info_forward
+    se_net_info_params, se_net_info_forward,
+    0, NULL, 0, /* no train section: no training entry points */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 const dlc_model_info *se_net_info(void)

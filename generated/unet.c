@@ -9,84 +9,84 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc unet_param_descs[78] = {
-    { "inc.double_conv.0.weight", 4, {16, 1, 3, 3}, 0, 144 },
-    { "inc.double_conv.1.weight", 1, {16}, 144, 16 },
-    { "inc.double_conv.1.bias", 1, {16}, 160, 16 },
-    { "inc.double_conv.1.running_mean", 1, {16}, 176, 16 },
-    { "inc.double_conv.1.running_var", 1, {16}, 192, 16 },
-    { "inc.double_conv.3.weight", 4, {16, 16, 3, 3}, 208, 2304 },
-    { "inc.double_conv.4.weight", 1, {16}, 2512, 16 },
-    { "inc.double_conv.4.bias", 1, {16}, 2528, 16 },
-    { "inc.double_conv.4.running_mean", 1, {16}, 2544, 16 },
-    { "inc.double_conv.4.running_var", 1, {16}, 2560, 16 },
-    { "down1.conv.double_conv.0.weight", 4, {32, 16, 3, 3}, 2576, 4608 },
-    { "down1.conv.double_conv.1.weight", 1, {32}, 7184, 32 },
-    { "down1.conv.double_conv.1.bias", 1, {32}, 7216, 32 },
-    { "down1.conv.double_conv.1.running_mean", 1, {32}, 7248, 32 },
-    { "down1.conv.double_conv.1.running_var", 1, {32}, 7280, 32 },
-    { "down1.conv.double_conv.3.weight", 4, {32, 32, 3, 3}, 7312, 9216 },
-    { "down1.conv.double_conv.4.weight", 1, {32}, 16528, 32 },
-    { "down1.conv.double_conv.4.bias", 1, {32}, 16560, 32 },
-    { "down1.conv.double_conv.4.running_mean", 1, {32}, 16592, 32 },
-    { "down1.conv.double_conv.4.running_var", 1, {32}, 16624, 32 },
-    { "down2.conv.double_conv.0.weight", 4, {64, 32, 3, 3}, 16656, 18432 },
-    { "down2.conv.double_conv.1.weight", 1, {64}, 35088, 64 },
-    { "down2.conv.double_conv.1.bias", 1, {64}, 35152, 64 },
-    { "down2.conv.double_conv.1.running_mean", 1, {64}, 35216, 64 },
-    { "down2.conv.double_conv.1.running_var", 1, {64}, 35280, 64 },
-    { "down2.conv.double_conv.3.weight", 4, {64, 64, 3, 3}, 35344, 36864 },
-    { "down2.conv.double_conv.4.weight", 1, {64}, 72208, 64 },
-    { "down2.conv.double_conv.4.bias", 1, {64}, 72272, 64 },
-    { "down2.conv.double_conv.4.running_mean", 1, {64}, 72336, 64 },
-    { "down2.conv.double_conv.4.running_var", 1, {64}, 72400, 64 },
-    { "down3.conv.double_conv.0.weight", 4, {128, 64, 3, 3}, 72464, 73728 },
-    { "down3.conv.double_conv.1.weight", 1, {128}, 146192, 128 },
-    { "down3.conv.double_conv.1.bias", 1, {128}, 146320, 128 },
-    { "down3.conv.double_conv.1.running_mean", 1, {128}, 146448, 128 },
-    { "down3.conv.double_conv.1.running_var", 1, {128}, 146576, 128 },
-    { "down3.conv.double_conv.3.weight", 4, {128, 128, 3, 3}, 146704, 147456 },
-    { "down3.conv.double_conv.4.weight", 1, {128}, 294160, 128 },
-    { "down3.conv.double_conv.4.bias", 1, {128}, 294288, 128 },
-    { "down3.conv.double_conv.4.running_mean", 1, {128}, 294416, 128 },
-    { "down3.conv.double_conv.4.running_var", 1, {128}, 294544, 128 },
-    { "up1.up.weight", 4, {128, 64, 2, 2}, 294672, 32768 },
-    { "up1.up.bias", 1, {64}, 327440, 64 },
-    { "up1.conv.double_conv.0.weight", 4, {64, 128, 3, 3}, 327504, 73728 },
-    { "up1.conv.double_conv.1.weight", 1, {64}, 401232, 64 },
-    { "up1.conv.double_conv.1.bias", 1, {64}, 401296, 64 },
-    { "up1.conv.double_conv.1.running_mean", 1, {64}, 401360, 64 },
-    { "up1.conv.double_conv.1.running_var", 1, {64}, 401424, 64 },
-    { "up1.conv.double_conv.3.weight", 4, {64, 64, 3, 3}, 401488, 36864 },
-    { "up1.conv.double_conv.4.weight", 1, {64}, 438352, 64 },
-    { "up1.conv.double_conv.4.bias", 1, {64}, 438416, 64 },
-    { "up1.conv.double_conv.4.running_mean", 1, {64}, 438480, 64 },
-    { "up1.conv.double_conv.4.running_var", 1, {64}, 438544, 64 },
-    { "up2.up.weight", 4, {64, 32, 2, 2}, 438608, 8192 },
-    { "up2.up.bias", 1, {32}, 446800, 32 },
-    { "up2.conv.double_conv.0.weight", 4, {32, 64, 3, 3}, 446832, 18432 },
-    { "up2.conv.double_conv.1.weight", 1, {32}, 465264, 32 },
-    { "up2.conv.double_conv.1.bias", 1, {32}, 465296, 32 },
-    { "up2.conv.double_conv.1.running_mean", 1, {32}, 465328, 32 },
-    { "up2.conv.double_conv.1.running_var", 1, {32}, 465360, 32 },
-    { "up2.conv.double_conv.3.weight", 4, {32, 32, 3, 3}, 465392, 9216 },
-    { "up2.conv.double_conv.4.weight", 1, {32}, 474608, 32 },
-    { "up2.conv.double_conv.4.bias", 1, {32}, 474640, 32 },
-    { "up2.conv.double_conv.4.running_mean", 1, {32}, 474672, 32 },
-    { "up2.conv.double_conv.4.running_var", 1, {32}, 474704, 32 },
-    { "up3.up.weight", 4, {32, 16, 2, 2}, 474736, 2048 },
-    { "up3.up.bias", 1, {16}, 476784, 16 },
-    { "up3.conv.double_conv.0.weight", 4, {16, 32, 3, 3}, 476800, 4608 },
-    { "up3.conv.double_conv.1.weight", 1, {16}, 481408, 16 },
-    { "up3.conv.double_conv.1.bias", 1, {16}, 481424, 16 },
-    { "up3.conv.double_conv.1.running_mean", 1, {16}, 481440, 16 },
-    { "up3.conv.double_conv.1.running_var", 1, {16}, 481456, 16 },
-    { "up3.conv.double_conv.3.weight", 4, {16, 16, 3, 3}, 481472, 2304 },
-    { "up3.conv.double_conv.4.weight", 1, {16}, 483776, 16 },
-    { "up3.conv.double_conv.4.bias", 1, {16}, 483792, 16 },
-    { "up3.conv.double_conv.4.running_mean", 1, {16}, 483808, 16 },
-    { "up3.conv.double_conv.4.running_var", 1, {16}, 483824, 16 },
-    { "outc.weight", 4, {2, 16, 1, 1}, 483840, 32 },
-    { "outc.bias", 1, {2}, 483872, 2 },
+    { "inc.double_conv.0.weight", 4, {16, 1, 3, 3}, 0, 144, 0 },
+    { "inc.double_conv.1.weight", 1, {16}, 144, 16, 0 },
+    { "inc.double_conv.1.bias", 1, {16}, 160, 16, 0 },
+    { "inc.double_conv.1.running_mean", 1, {16}, 482466, 16, 0 },
+    { "inc.double_conv.1.running_var", 1, {16}, 482482, 16, 0 },
+    { "inc.double_conv.3.weight", 4, {16, 16, 3, 3}, 176, 2304, 0 },
+    { "inc.double_conv.4.weight", 1, {16}, 2480, 16, 0 },
+    { "inc.double_conv.4.bias", 1, {16}, 2496, 16, 0 },
+    { "inc.double_conv.4.running_mean", 1, {16}, 482498, 16, 0 },
+    { "inc.double_conv.4.running_var", 1, {16}, 482514, 16, 0 },
+    { "down1.conv.double_conv.0.weight", 4, {32, 16, 3, 3}, 2512, 4608, 0 },
+    { "down1.conv.double_conv.1.weight", 1, {32}, 7120, 32, 0 },
+    { "down1.conv.double_conv.1.bias", 1, {32}, 7152, 32, 0 },
+    { "down1.conv.double_conv.1.running_mean", 1, {32}, 482530, 32, 0 },
+    { "down1.conv.double_conv.1.running_var", 1, {32}, 482562, 32, 0 },
+    { "down1.conv.double_conv.3.weight", 4, {32, 32, 3, 3}, 7184, 9216, 0 },
+    { "down1.conv.double_conv.4.weight", 1, {32}, 16400, 32, 0 },
+    { "down1.conv.double_conv.4.bias", 1, {32}, 16432, 32, 0 },
+    { "down1.conv.double_conv.4.running_mean", 1, {32}, 482594, 32, 0 },
+    { "down1.conv.double_conv.4.running_var", 1, {32}, 482626, 32, 0 },
+    { "down2.conv.double_conv.0.weight", 4, {64, 32, 3, 3}, 16464, 18432, 0 },
+    { "down2.conv.double_conv.1.weight", 1, {64}, 34896, 64, 0 },
+    { "down2.conv.double_conv.1.bias", 1, {64}, 34960, 64, 0 },
+    { "down2.conv.double_conv.1.running_mean", 1, {64}, 482658, 64, 0 },
+    { "down2.conv.double_conv.1.running_var", 1, {64}, 482722, 64, 0 },
+    { "down2.conv.double_conv.3.weight", 4, {64, 64, 3, 3}, 35024, 36864, 0 },
+    { "down2.conv.double_conv.4.weight", 1, {64}, 71888, 64, 0 },
+    { "down2.conv.double_conv.4.bias", 1, {64}, 71952, 64, 0 },
+    { "down2.conv.double_conv.4.running_mean", 1, {64}, 482786, 64, 0 },
+    { "down2.conv.double_conv.4.running_var", 1, {64}, 482850, 64, 0 },
+    { "down3.conv.double_conv.0.weight", 4, {128, 64, 3, 3}, 72016, 73728, 0 },
+    { "down3.conv.double_conv.1.weight", 1, {128}, 145744, 128, 0 },
+    { "down3.conv.double_conv.1.bias", 1, {128}, 145872, 128, 0 },
+    { "down3.conv.double_conv.1.running_mean", 1, {128}, 482914, 128, 0 },
+    { "down3.conv.double_conv.1.running_var", 1, {128}, 483042, 128, 0 },
+    { "down3.conv.double_conv.3.weight", 4, {128, 128, 3, 3}, 146000, 147456, 0 },
+    { "down3.conv.double_conv.4.weight", 1, {128}, 293456, 128, 0 },
+    { "down3.conv.double_conv.4.bias", 1, {128}, 293584, 128, 0 },
+    { "down3.conv.double_conv.4.running_mean", 1, {128}, 483170, 128, 0 },
+    { "down3.conv.double_conv.4.running_var", 1, {128}, 483298, 128, 0 },
+    { "up1.up.weight", 4, {128, 64, 2, 2}, 293712, 32768, 0 },
+    { "up1.up.bias", 1, {64}, 326480, 64, 0 },
+    { "up1.conv.double_conv.0.weight", 4, {64, 128, 3, 3}, 326544, 73728, 0 },
+    { "up1.conv.double_conv.1.weight", 1, {64}, 400272, 64, 0 },
+    { "up1.conv.double_conv.1.bias", 1, {64}, 400336, 64, 0 },
+    { "up1.conv.double_conv.1.running_mean", 1, {64}, 483426, 64, 0 },
+    { "up1.conv.double_conv.1.running_var", 1, {64}, 483490, 64, 0 },
+    { "up1.conv.double_conv.3.weight", 4, {64, 64, 3, 3}, 400400, 36864, 0 },
+    { "up1.conv.double_conv.4.weight", 1, {64}, 437264, 64, 0 },
+    { "up1.conv.double_conv.4.bias", 1, {64}, 437328, 64, 0 },
+    { "up1.conv.double_conv.4.running_mean", 1, {64}, 483554, 64, 0 },
+    { "up1.conv.double_conv.4.running_var", 1, {64}, 483618, 64, 0 },
+    { "up2.up.weight", 4, {64, 32, 2, 2}, 437392, 8192, 0 },
+    { "up2.up.bias", 1, {32}, 445584, 32, 0 },
+    { "up2.conv.double_conv.0.weight", 4, {32, 64, 3, 3}, 445616, 18432, 0 },
+    { "up2.conv.double_conv.1.weight", 1, {32}, 464048, 32, 0 },
+    { "up2.conv.double_conv.1.bias", 1, {32}, 464080, 32, 0 },
+    { "up2.conv.double_conv.1.running_mean", 1, {32}, 483682, 32, 0 },
+    { "up2.conv.double_conv.1.running_var", 1, {32}, 483714, 32, 0 },
+    { "up2.conv.double_conv.3.weight", 4, {32, 32, 3, 3}, 464112, 9216, 0 },
+    { "up2.conv.double_conv.4.weight", 1, {32}, 473328, 32, 0 },
+    { "up2.conv.double_conv.4.bias", 1, {32}, 473360, 32, 0 },
+    { "up2.conv.double_conv.4.running_mean", 1, {32}, 483746, 32, 0 },
+    { "up2.conv.double_conv.4.running_var", 1, {32}, 483778, 32, 0 },
+    { "up3.up.weight", 4, {32, 16, 2, 2}, 473392, 2048, 0 },
+    { "up3.up.bias", 1, {16}, 475440, 16, 0 },
+    { "up3.conv.double_conv.0.weight", 4, {16, 32, 3, 3}, 475456, 4608, 0 },
+    { "up3.conv.double_conv.1.weight", 1, {16}, 480064, 16, 0 },
+    { "up3.conv.double_conv.1.bias", 1, {16}, 480080, 16, 0 },
+    { "up3.conv.double_conv.1.running_mean", 1, {16}, 483810, 16, 0 },
+    { "up3.conv.double_conv.1.running_var", 1, {16}, 483826, 16, 0 },
+    { "up3.conv.double_conv.3.weight", 4, {16, 16, 3, 3}, 480096, 2304, 0 },
+    { "up3.conv.double_conv.4.weight", 1, {16}, 482400, 16, 0 },
+    { "up3.conv.double_conv.4.bias", 1, {16}, 482416, 16, 0 },
+    { "up3.conv.double_conv.4.running_mean", 1, {16}, 483842, 16, 0 },
+    { "up3.conv.double_conv.4.running_var", 1, {16}, 483858, 16, 0 },
+    { "outc.weight", 4, {2, 16, 1, 1}, 482432, 32, 0 },
+    { "outc.bias", 1, {2}, 482464, 2, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -172,11 +172,11 @@ static const dlc_init_spec unet_param_inits[78] = {
 };
 
 static const dlc_tensor_desc unet_input_descs[1] = {
-    { "x", 3, {1, 64, 64}, 0, 4096 },
+    { "x", 3, {1, 64, 64}, 0, 4096, 0 },
 };
 
 static const dlc_tensor_desc unet_output_descs[1] = {
-    { "outc", 3, {2, 64, 64}, 0, 8192 },
+    { "outc", 3, {2, 64, 64}, 0, 8192, 0 },
 };
 
 /* unet.net:15: double_conv = x |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
@@ -250,43 +250,6 @@ static void k3_inc_double_conv_3_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * inc.double_conv.4: batchnorm [16,64,64] -> [16,64,64] */
-static void k4_inc_double_conv_4_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,64,64] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,64,64] */)
-{
-    enum { C = 16, HW = 4096 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * inc.double_conv.5: relu [16,64,64] -> [16,64,64] */
-static void k5_inc_double_conv_5_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,64,64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,64,64] */)
-{
-    const int64_t SIZE = 65536; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* unet.net:21: pool = maxpool2d(x, 2)
@@ -397,43 +360,6 @@ static void k10_down1_conv_double_conv_3_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * down1.conv.double_conv.4: batchnorm [32,32,32] -> [32,32,32] */
-static void k11_down1_conv_double_conv_4_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */)
-{
-    enum { C = 32, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * down1.conv.double_conv.5: relu [32,32,32] -> [32,32,32] */
-static void k12_down1_conv_double_conv_5_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */)
-{
-    const int64_t SIZE = 32768; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
 /* unet.net:21: pool = maxpool2d(x, 2)
  * down2.pool: maxpool2d [32,32,32] -> [32,16,16] */
 static void k13_down2_pool_maxpool2d(int n,
@@ -540,43 +466,6 @@ static void k17_down2_conv_double_conv_3_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * down2.conv.double_conv.4: batchnorm [64,16,16] -> [64,16,16] */
-static void k18_down2_conv_double_conv_4_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,16,16] */)
-{
-    enum { C = 64, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * down2.conv.double_conv.5: relu [64,16,16] -> [64,16,16] */
-static void k19_down2_conv_double_conv_5_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,16,16] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* unet.net:21: pool = maxpool2d(x, 2)
@@ -687,43 +576,6 @@ static void k24_down3_conv_double_conv_3_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * down3.conv.double_conv.4: batchnorm [128,8,8] -> [128,8,8] */
-static void k25_down3_conv_double_conv_4_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,8,8] */,
-        const dlc_float *DLC_RESTRICT weight /* [128] */,
-        const dlc_float *DLC_RESTRICT bias /* [128] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [128] */,
-        const dlc_float *DLC_RESTRICT running_var /* [128] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,8,8] */)
-{
-    enum { C = 128, HW = 64 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * down3.conv.double_conv.5: relu [128,8,8] -> [128,8,8] */
-static void k26_down3_conv_double_conv_5_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,8,8] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
 /* unet.net:27: up   = conv_transpose2d(x, c, kernel=2, stride=2)
  * up1.up: conv_transpose2d [128,8,8] -> [64,16,16] */
 static void k27_up1_up_conv_transpose2d(int n,
@@ -775,98 +627,6 @@ static void k29_up1_conv_double_conv_0_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* unet.net:15: double_conv = x |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up1.conv.double_conv.1: batchnorm [64,16,16] -> [64,16,16] */
-static void k30_up1_conv_double_conv_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,16,16] */)
-{
-    enum { C = 64, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:15: double_conv = x |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up1.conv.double_conv.2: relu [64,16,16] -> [64,16,16] */
-static void k31_up1_conv_double_conv_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,16,16] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up1.conv.double_conv.3: conv2d [64,16,16] -> [64,16,16] */
-static void k32_up1_conv_double_conv_3_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [64,64,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,16,16] */,
-        dlc_float *DLC_RESTRICT ws /* 147456 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        64, 16, 16,   /* input  C, H, W */
-        64, 16, 16,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up1.conv.double_conv.4: batchnorm [64,16,16] -> [64,16,16] */
-static void k33_up1_conv_double_conv_4_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,16,16] */,
-        const dlc_float *DLC_RESTRICT weight /* [64] */,
-        const dlc_float *DLC_RESTRICT bias /* [64] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [64] */,
-        const dlc_float *DLC_RESTRICT running_var /* [64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,16,16] */)
-{
-    enum { C = 64, HW = 256 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up1.conv.double_conv.5: relu [64,16,16] -> [64,16,16] */
-static void k34_up1_conv_double_conv_5_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,16,16] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* unet.net:27: up   = conv_transpose2d(x, c, kernel=2, stride=2)
@@ -922,98 +682,6 @@ static void k37_up2_conv_double_conv_0_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
 }
 
-/* unet.net:15: double_conv = x |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up2.conv.double_conv.1: batchnorm [32,32,32] -> [32,32,32] */
-static void k38_up2_conv_double_conv_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */)
-{
-    enum { C = 32, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:15: double_conv = x |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up2.conv.double_conv.2: relu [32,32,32] -> [32,32,32] */
-static void k39_up2_conv_double_conv_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */)
-{
-    const int64_t SIZE = 32768; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up2.conv.double_conv.3: conv2d [32,32,32] -> [32,32,32] */
-static void k40_up2_conv_double_conv_3_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [32,32,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */,
-        dlc_float *DLC_RESTRICT ws /* 294912 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        32, 32, 32,   /* input  C, H, W */
-        32, 32, 32,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up2.conv.double_conv.4: batchnorm [32,32,32] -> [32,32,32] */
-static void k41_up2_conv_double_conv_4_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        const dlc_float *DLC_RESTRICT weight /* [32] */,
-        const dlc_float *DLC_RESTRICT bias /* [32] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [32] */,
-        const dlc_float *DLC_RESTRICT running_var /* [32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */)
-{
-    enum { C = 32, HW = 1024 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up2.conv.double_conv.5: relu [32,32,32] -> [32,32,32] */
-static void k42_up2_conv_double_conv_5_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */)
-{
-    const int64_t SIZE = 32768; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
 /* unet.net:27: up   = conv_transpose2d(x, c, kernel=2, stride=2)
  * up3.up: conv_transpose2d [32,32,32] -> [16,64,64] */
 static void k43_up3_up_conv_transpose2d(int n,
@@ -1065,98 +733,6 @@ static void k45_up3_conv_double_conv_0_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* unet.net:15: double_conv = x |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up3.conv.double_conv.1: batchnorm [16,64,64] -> [16,64,64] */
-static void k46_up3_conv_double_conv_1_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,64,64] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,64,64] */)
-{
-    enum { C = 16, HW = 4096 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:15: double_conv = x |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up3.conv.double_conv.2: relu [16,64,64] -> [16,64,64] */
-static void k47_up3_conv_double_conv_2_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,64,64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,64,64] */)
-{
-    const int64_t SIZE = 65536; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up3.conv.double_conv.3: conv2d [16,64,64] -> [16,64,64] */
-static void k48_up3_conv_double_conv_3_conv2d(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,64,64] */,
-        const dlc_float *DLC_RESTRICT weight /* [16,16,3,3] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,64,64] */,
-        dlc_float *DLC_RESTRICT ws /* 589824 elements */)
-{
-    static const dlc_conv2d_shape S = {
-        16, 64, 64,   /* input  C, H, W */
-        16, 64, 64,   /* output K, OH, OW */
-        3, 3,       /* kernel */
-        1, 1, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
-        1            /* groups */
-    };
-    dlc_conv2d(&S, n, x0, weight, NULL, y0, ws);
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up3.conv.double_conv.4: batchnorm [16,64,64] -> [16,64,64] */
-static void k49_up3_conv_double_conv_4_batchnorm(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,64,64] */,
-        const dlc_float *DLC_RESTRICT weight /* [16] */,
-        const dlc_float *DLC_RESTRICT bias /* [16] */,
-        const dlc_float *DLC_RESTRICT running_mean /* [16] */,
-        const dlc_float *DLC_RESTRICT running_var /* [16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,64,64] */)
-{
-    enum { C = 16, HW = 4096 }; /* channels, elements per channel */
-    const dlc_float EPS = (dlc_float)1e-05;
-    for (int c = 0; c < C; c++) {
-        dlc_float scale = weight[c] / dlc_sqrt(running_var[c] + EPS);
-        dlc_float shift = bias[c] - running_mean[c] * scale;
-        for (int b = 0; b < n; b++) { /* each sample */
-            const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;
-            dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;
-            for (int hw = 0; hw < HW; hw++)
-                yp[hw] = xp[hw] * scale + shift;
-        }
-    }
-}
-
-/* unet.net:16: |> conv2d(c, kernel=3, pad=1, bias=false) |> batchnorm |> relu
- * up3.conv.double_conv.5: relu [16,64,64] -> [16,64,64] */
-static void k50_up3_conv_double_conv_5_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,16,64,64] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,16,64,64] */)
-{
-    const int64_t SIZE = 65536; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* unet.net:40: outc  = conv2d(up3, 2, kernel=1)    # [2,64,64] per-pixel class logits
@@ -1247,57 +823,57 @@ int unet_forward(unet *m, const dlc_float *x, dlc_float *outc, int n)
     dlc_float *a = m->arena;
     const dlc_float *p = m->params;
     k0_inc_double_conv_0_conv2d(n, x, p + 0, a + 0, a + 65536);
-    k1_inc_double_conv_1_batchnorm(n, a + 0, p + 144, p + 160, p + 176, p + 192, a + 65536);
+    k1_inc_double_conv_1_batchnorm(n, a + 0, p + 144, p + 160, p + 482466, p + 482482, a + 65536);
     k2_inc_double_conv_2_relu(n, a + 65536, a + 0);
-    k3_inc_double_conv_3_conv2d(n, a + 0, p + 208, a + 65536, a + 131072);
-    k4_inc_double_conv_4_batchnorm(n, a + 65536, p + 2512, p + 2528, p + 2544, p + 2560, a + 0);
-    k5_inc_double_conv_5_relu(n, a + 0, a + 65536);
+    k3_inc_double_conv_3_conv2d(n, a + 0, p + 176, a + 65536, a + 131072);
+    k1_inc_double_conv_1_batchnorm(n, a + 65536, p + 2480, p + 2496, p + 482498, p + 482514, a + 0);
+    k2_inc_double_conv_2_relu(n, a + 0, a + 65536);
     k6_down1_pool_maxpool2d(n, a + 65536, a + 0);
-    k7_down1_conv_double_conv_0_conv2d(n, a + 0, p + 2576, a + 16384, a + 131072);
-    k8_down1_conv_double_conv_1_batchnorm(n, a + 16384, p + 7184, p + 7216, p + 7248, p + 7280, a + 131072);
+    k7_down1_conv_double_conv_0_conv2d(n, a + 0, p + 2512, a + 16384, a + 131072);
+    k8_down1_conv_double_conv_1_batchnorm(n, a + 16384, p + 7120, p + 7152, p + 482530, p + 482562, a + 131072);
     k9_down1_conv_double_conv_2_relu(n, a + 131072, a + 0);
-    k10_down1_conv_double_conv_3_conv2d(n, a + 0, p + 7312, a + 32768, a + 131072);
-    k11_down1_conv_double_conv_4_batchnorm(n, a + 32768, p + 16528, p + 16560, p + 16592, p + 16624, a + 0);
-    k12_down1_conv_double_conv_5_relu(n, a + 0, a + 32768);
+    k10_down1_conv_double_conv_3_conv2d(n, a + 0, p + 7184, a + 32768, a + 131072);
+    k8_down1_conv_double_conv_1_batchnorm(n, a + 32768, p + 16400, p + 16432, p + 482594, p + 482626, a + 0);
+    k9_down1_conv_double_conv_2_relu(n, a + 0, a + 32768);
     k13_down2_pool_maxpool2d(n, a + 32768, a + 0);
-    k14_down2_conv_double_conv_0_conv2d(n, a + 0, p + 16656, a + 8192, a + 131072);
-    k15_down2_conv_double_conv_1_batchnorm(n, a + 8192, p + 35088, p + 35152, p + 35216, p + 35280, a + 131072);
+    k14_down2_conv_double_conv_0_conv2d(n, a + 0, p + 16464, a + 8192, a + 131072);
+    k15_down2_conv_double_conv_1_batchnorm(n, a + 8192, p + 34896, p + 34960, p + 482658, p + 482722, a + 131072);
     k16_down2_conv_double_conv_2_relu(n, a + 131072, a + 0);
-    k17_down2_conv_double_conv_3_conv2d(n, a + 0, p + 35344, a + 16384, a + 131072);
-    k18_down2_conv_double_conv_4_batchnorm(n, a + 16384, p + 72208, p + 72272, p + 72336, p + 72400, a + 0);
-    k19_down2_conv_double_conv_5_relu(n, a + 0, a + 16384);
+    k17_down2_conv_double_conv_3_conv2d(n, a + 0, p + 35024, a + 16384, a + 131072);
+    k15_down2_conv_double_conv_1_batchnorm(n, a + 16384, p + 71888, p + 71952, p + 482786, p + 482850, a + 0);
+    k16_down2_conv_double_conv_2_relu(n, a + 0, a + 16384);
     k20_down3_pool_maxpool2d(n, a + 16384, a + 0);
-    k21_down3_conv_double_conv_0_conv2d(n, a + 0, p + 72464, a + 4096, a + 131072);
-    k22_down3_conv_double_conv_1_batchnorm(n, a + 4096, p + 146192, p + 146320, p + 146448, p + 146576, a + 131072);
+    k21_down3_conv_double_conv_0_conv2d(n, a + 0, p + 72016, a + 4096, a + 131072);
+    k22_down3_conv_double_conv_1_batchnorm(n, a + 4096, p + 145744, p + 145872, p + 482914, p + 483042, a + 131072);
     k23_down3_conv_double_conv_2_relu(n, a + 131072, a + 0);
-    k24_down3_conv_double_conv_3_conv2d(n, a + 0, p + 146704, a + 8192, a + 131072);
-    k25_down3_conv_double_conv_4_batchnorm(n, a + 8192, p + 294160, p + 294288, p + 294416, p + 294544, a + 0);
-    k26_down3_conv_double_conv_5_relu(n, a + 0, a + 8192);
-    k27_up1_up_conv_transpose2d(n, a + 8192, p + 294672, p + 327440, a + 131072, a + 147456);
+    k24_down3_conv_double_conv_3_conv2d(n, a + 0, p + 146000, a + 8192, a + 131072);
+    k22_down3_conv_double_conv_1_batchnorm(n, a + 8192, p + 293456, p + 293584, p + 483170, p + 483298, a + 0);
+    k23_down3_conv_double_conv_2_relu(n, a + 0, a + 8192);
+    k27_up1_up_conv_transpose2d(n, a + 8192, p + 293712, p + 326480, a + 131072, a + 147456);
     k28_up1_cat_concat(n, a + 16384, a + 131072, a + 147456);
-    k29_up1_conv_double_conv_0_conv2d(n, a + 147456, p + 327504, a + 0, a + 180224);
-    k30_up1_conv_double_conv_1_batchnorm(n, a + 0, p + 401232, p + 401296, p + 401360, p + 401424, a + 16384);
-    k31_up1_conv_double_conv_2_relu(n, a + 16384, a + 0);
-    k32_up1_conv_double_conv_3_conv2d(n, a + 0, p + 401488, a + 16384, a + 131072);
-    k33_up1_conv_double_conv_4_batchnorm(n, a + 16384, p + 438352, p + 438416, p + 438480, p + 438544, a + 0);
-    k34_up1_conv_double_conv_5_relu(n, a + 0, a + 16384);
-    k35_up2_up_conv_transpose2d(n, a + 16384, p + 438608, p + 446800, a + 131072, a + 163840);
+    k29_up1_conv_double_conv_0_conv2d(n, a + 147456, p + 326544, a + 0, a + 180224);
+    k15_down2_conv_double_conv_1_batchnorm(n, a + 0, p + 400272, p + 400336, p + 483426, p + 483490, a + 16384);
+    k16_down2_conv_double_conv_2_relu(n, a + 16384, a + 0);
+    k17_down2_conv_double_conv_3_conv2d(n, a + 0, p + 400400, a + 16384, a + 131072);
+    k15_down2_conv_double_conv_1_batchnorm(n, a + 16384, p + 437264, p + 437328, p + 483554, p + 483618, a + 0);
+    k16_down2_conv_double_conv_2_relu(n, a + 0, a + 16384);
+    k35_up2_up_conv_transpose2d(n, a + 16384, p + 437392, p + 445584, a + 131072, a + 163840);
     k36_up2_cat_concat(n, a + 32768, a + 131072, a + 163840);
-    k37_up2_conv_double_conv_0_conv2d(n, a + 163840, p + 446832, a + 0, a + 229376);
-    k38_up2_conv_double_conv_1_batchnorm(n, a + 0, p + 465264, p + 465296, p + 465328, p + 465360, a + 32768);
-    k39_up2_conv_double_conv_2_relu(n, a + 32768, a + 0);
-    k40_up2_conv_double_conv_3_conv2d(n, a + 0, p + 465392, a + 32768, a + 131072);
-    k41_up2_conv_double_conv_4_batchnorm(n, a + 32768, p + 474608, p + 474640, p + 474672, p + 474704, a + 0);
-    k42_up2_conv_double_conv_5_relu(n, a + 0, a + 32768);
-    k43_up3_up_conv_transpose2d(n, a + 32768, p + 474736, p + 476784, a + 131072, a + 196608);
+    k37_up2_conv_double_conv_0_conv2d(n, a + 163840, p + 445616, a + 0, a + 229376);
+    k8_down1_conv_double_conv_1_batchnorm(n, a + 0, p + 464048, p + 464080, p + 483682, p + 483714, a + 32768);
+    k9_down1_conv_double_conv_2_relu(n, a + 32768, a + 0);
+    k10_down1_conv_double_conv_3_conv2d(n, a + 0, p + 464112, a + 32768, a + 131072);
+    k8_down1_conv_double_conv_1_batchnorm(n, a + 32768, p + 473328, p + 473360, p + 483746, p + 483778, a + 0);
+    k9_down1_conv_double_conv_2_relu(n, a + 0, a + 32768);
+    k43_up3_up_conv_transpose2d(n, a + 32768, p + 473392, p + 475440, a + 131072, a + 196608);
     k44_up3_cat_concat(n, a + 65536, a + 131072, a + 196608);
-    k45_up3_conv_double_conv_0_conv2d(n, a + 196608, p + 476800, a + 0, a + 327680);
-    k46_up3_conv_double_conv_1_batchnorm(n, a + 0, p + 481408, p + 481424, p + 481440, p + 481456, a + 65536);
-    k47_up3_conv_double_conv_2_relu(n, a + 65536, a + 0);
-    k48_up3_conv_double_conv_3_conv2d(n, a + 0, p + 481472, a + 65536, a + 131072);
-    k49_up3_conv_double_conv_4_batchnorm(n, a + 65536, p + 483776, p + 483792, p + 483808, p + 483824, a + 0);
-    k50_up3_conv_double_conv_5_relu(n, a + 0, a + 65536);
-    k51_outc_conv2d(n, a + 65536, p + 483840, p + 483872, a + 0);
+    k45_up3_conv_double_conv_0_conv2d(n, a + 196608, p + 475456, a + 0, a + 327680);
+    k1_inc_double_conv_1_batchnorm(n, a + 0, p + 480064, p + 480080, p + 483810, p + 483826, a + 65536);
+    k2_inc_double_conv_2_relu(n, a + 65536, a + 0);
+    k3_inc_double_conv_3_conv2d(n, a + 0, p + 480096, a + 65536, a + 131072);
+    k1_inc_double_conv_1_batchnorm(n, a + 65536, p + 482400, p + 482416, p + 483842, p + 483858, a + 0);
+    k2_inc_double_conv_2_relu(n, a + 0, a + 65536);
+    k51_outc_conv2d(n, a + 65536, p + 482432, p + 482464, a + 0);
     memcpy(outc, a + 0, (size_t)n * 8192 * sizeof(dlc_float));
     return DLC_OK;
 }
@@ -1318,7 +894,9 @@ static const dlc_model_info unet_info_table = {
     unet_input_descs, unet_output_descs, unet_param_descs,
     UNET_PARAM_COUNT, UNET_ARENA_COUNT,
     unet_info_create, unet_info_destroy, unet_info_init, unet_info_load, unet_info_save,
-    unet_info_params, unet_info_forward
+    unet_info_params, unet_info_forward,
+    0, NULL, 0, /* no train section: no training entry points */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 const dlc_model_info *unet_info(void)

@@ -9,22 +9,22 @@
 
 /* Parameters: name (PyTorch's), shape, offset and count in the parameter block. */
 static const dlc_tensor_desc vgg_param_descs[16] = {
-    { "features.0.conv1.weight", 4, {32, 3, 3, 3}, 0, 864 },
-    { "features.0.conv1.bias", 1, {32}, 864, 32 },
-    { "features.0.conv2.weight", 4, {32, 32, 3, 3}, 896, 9216 },
-    { "features.0.conv2.bias", 1, {32}, 10112, 32 },
-    { "features.1.conv1.weight", 4, {64, 32, 3, 3}, 10144, 18432 },
-    { "features.1.conv1.bias", 1, {64}, 28576, 64 },
-    { "features.1.conv2.weight", 4, {64, 64, 3, 3}, 28640, 36864 },
-    { "features.1.conv2.bias", 1, {64}, 65504, 64 },
-    { "features.2.conv1.weight", 4, {128, 64, 3, 3}, 65568, 73728 },
-    { "features.2.conv1.bias", 1, {128}, 139296, 128 },
-    { "features.2.conv2.weight", 4, {128, 128, 3, 3}, 139424, 147456 },
-    { "features.2.conv2.bias", 1, {128}, 286880, 128 },
-    { "classifier.1.weight", 2, {256, 2048}, 287008, 524288 },
-    { "classifier.1.bias", 1, {256}, 811296, 256 },
-    { "classifier.4.weight", 2, {10, 256}, 811552, 2560 },
-    { "classifier.4.bias", 1, {10}, 814112, 10 },
+    { "features.0.conv1.weight", 4, {32, 3, 3, 3}, 0, 864, 0 },
+    { "features.0.conv1.bias", 1, {32}, 864, 32, 0 },
+    { "features.0.conv2.weight", 4, {32, 32, 3, 3}, 896, 9216, 0 },
+    { "features.0.conv2.bias", 1, {32}, 10112, 32, 0 },
+    { "features.1.conv1.weight", 4, {64, 32, 3, 3}, 10144, 18432, 0 },
+    { "features.1.conv1.bias", 1, {64}, 28576, 64, 0 },
+    { "features.1.conv2.weight", 4, {64, 64, 3, 3}, 28640, 36864, 0 },
+    { "features.1.conv2.bias", 1, {64}, 65504, 64, 0 },
+    { "features.2.conv1.weight", 4, {128, 64, 3, 3}, 65568, 73728, 0 },
+    { "features.2.conv1.bias", 1, {128}, 139296, 128, 0 },
+    { "features.2.conv2.weight", 4, {128, 128, 3, 3}, 139424, 147456, 0 },
+    { "features.2.conv2.bias", 1, {128}, 286880, 128, 0 },
+    { "classifier.1.weight", 2, {256, 2048}, 287008, 524288, 0 },
+    { "classifier.1.bias", 1, {256}, 811296, 256, 0 },
+    { "classifier.4.weight", 2, {10, 256}, 811552, 2560, 0 },
+    { "classifier.4.bias", 1, {10}, 814112, 10, 0 },
 };
 
 /* How each parameter is initialised: kind, a, b, fan_in, fan_out. */
@@ -48,11 +48,11 @@ static const dlc_init_spec vgg_param_inits[16] = {
 };
 
 static const dlc_tensor_desc vgg_input_descs[1] = {
-    { "x", 3, {3, 32, 32}, 0, 3072 },
+    { "x", 3, {3, 32, 32}, 0, 3072, 0 },
 };
 
 static const dlc_tensor_desc vgg_output_descs[1] = {
-    { "classifier", 1, {10}, 0, 10 },
+    { "classifier", 1, {10}, 0, 10, 0 },
 };
 
 /* vgg.net:14: y = conv2d(x, c, kernel=3, pad=1, name="conv1") |> relu
@@ -104,19 +104,6 @@ static void k2_features_0_conv2_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, bias, y0, ws);
-}
-
-/* vgg.net:15: y = conv2d(y, c, kernel=3, pad=1, name="conv2") |> relu
- * features.0.y_2.1: relu [32,32,32] -> [32,32,32] */
-static void k3_features_0_y_2_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,32,32,32] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,32,32,32] */)
-{
-    const int64_t SIZE = 32768; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* vgg.net:16: return maxpool2d(y, 2)
@@ -205,19 +192,6 @@ static void k7_features_1_conv2_conv2d(int n,
     dlc_conv2d(&S, n, x0, weight, bias, y0, ws);
 }
 
-/* vgg.net:15: y = conv2d(y, c, kernel=3, pad=1, name="conv2") |> relu
- * features.1.y_2.1: relu [64,16,16] -> [64,16,16] */
-static void k8_features_1_y_2_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,64,16,16] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,64,16,16] */)
-{
-    const int64_t SIZE = 16384; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
-}
-
 /* vgg.net:16: return maxpool2d(y, 2)
  * features.1: maxpool2d [64,16,16] -> [64,8,8] */
 static void k9_features_1_maxpool2d(int n,
@@ -302,19 +276,6 @@ static void k12_features_2_conv2_conv2d(int n,
         1            /* groups */
     };
     dlc_conv2d(&S, n, x0, weight, bias, y0, ws);
-}
-
-/* vgg.net:15: y = conv2d(y, c, kernel=3, pad=1, name="conv2") |> relu
- * features.2.y_2.1: relu [128,8,8] -> [128,8,8] */
-static void k13_features_2_y_2_1_relu(int n,
-        const dlc_float *DLC_RESTRICT x0 /* [n,128,8,8] */,
-        dlc_float *DLC_RESTRICT y0 /* [n,128,8,8] */)
-{
-    const int64_t SIZE = 8192; /* elements per sample */
-    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
-        dlc_float v = x0[i];
-        y0[i] = v > 0 ? v : (dlc_float)0;
-    }
 }
 
 /* vgg.net:16: return maxpool2d(y, 2)
@@ -492,17 +453,17 @@ int vgg_forward(vgg *m, const dlc_float *x, dlc_float *classifier, int n)
     k0_features_0_conv1_conv2d(n, x, p + 0, p + 864, a + 0, a + 32768);
     k1_features_0_y_1_relu(n, a + 0, a + 32768);
     k2_features_0_conv2_conv2d(n, a + 32768, p + 896, p + 10112, a + 0, a + 65536);
-    k3_features_0_y_2_1_relu(n, a + 0, a + 32768);
+    k1_features_0_y_1_relu(n, a + 0, a + 32768);
     k4_features_0_maxpool2d(n, a + 32768, a + 0);
     k5_features_1_conv1_conv2d(n, a + 0, p + 10144, p + 28576, a + 8192, a + 24576);
     k6_features_1_y_1_relu(n, a + 8192, a + 24576);
     k7_features_1_conv2_conv2d(n, a + 24576, p + 28640, p + 65504, a + 0, a + 40960);
-    k8_features_1_y_2_1_relu(n, a + 0, a + 16384);
+    k6_features_1_y_1_relu(n, a + 0, a + 16384);
     k9_features_1_maxpool2d(n, a + 16384, a + 0);
     k10_features_2_conv1_conv2d(n, a + 0, p + 65568, p + 139296, a + 4096, a + 12288);
     k11_features_2_y_1_relu(n, a + 4096, a + 12288);
     k12_features_2_conv2_conv2d(n, a + 12288, p + 139424, p + 286880, a + 0, a + 20480);
-    k13_features_2_y_2_1_relu(n, a + 0, a + 8192);
+    k11_features_2_y_1_relu(n, a + 0, a + 8192);
     k14_features_2_maxpool2d(n, a + 8192, a + 0);
     k15_classifier_0_flatten(n, a + 0, a + 2048);
     k16_classifier_1_dense(n, a + 2048, p + 287008, p + 811296, a + 0);
@@ -529,7 +490,9 @@ static const dlc_model_info vgg_info_table = {
     vgg_input_descs, vgg_output_descs, vgg_param_descs,
     VGG_PARAM_COUNT, VGG_ARENA_COUNT,
     vgg_info_create, vgg_info_destroy, vgg_info_init, vgg_info_load, vgg_info_save,
-    vgg_info_params, vgg_info_forward
+    vgg_info_params, vgg_info_forward,
+    0, NULL, 0, /* no train section: no training entry points */
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
 const dlc_model_info *vgg_info(void)

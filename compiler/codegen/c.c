@@ -8,18 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "codegen.h"
-#include "../ops.h"
+#include "c_internal.h"
 
-typedef struct cg {
-    const codegen_input *in;
-    const ir_graph *g;
-    const float *weights;
-    strbuf *c, *h;
-    char up[128];   /* the model name in upper case, for macros */
-} cg;
-
-static void upper(const char *s, char *out)
+void upper(const char *s, char *out)
 {
     size_t i = 0;
     for (; s[i] && i < 127; i++)
@@ -27,38 +18,12 @@ static void upper(const char *s, char *out)
     out[i] = 0;
 }
 
-/* A C identifier from a parameter or statement name ("layer1.0.conv1" -> "layer1_0_conv1"). */
-static void ident(const char *s, char *out, size_t cap)
-{
-    size_t i = 0;
-    for (; s[i] && i + 1 < cap; i++)
-        out[i] = isalnum((unsigned char)s[i]) ? s[i] : '_';
-    out[i] = 0;
-}
-
-/* The source line `line`, made safe inside a C comment. */
-static void quote_line(const cg *g, int line, strbuf *out)
-{
-    const char *p = g->in->source_text, *end = p + g->in->source_len;
-    for (int l = 1; l < line && p < end; p++)
-        if (*p == '\n')
-            l++;
-    while (p < end && (*p == ' ' || *p == '\t'))
-        p++;
-    for (char prev = 0; p < end && *p != '\n'; prev = *p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (prev == '*' && ch == '/')
-            sb_putc(out, ' ');
-        sb_putc(out, ch == '\t' ? ' ' : (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch);
-    }
-}
-
 /* Names the user chose become C parameter names; those that would clash
  * with C keywords or the generated code's own locals get a trailing '_'. */
-static const char *cname(const char *name)
+const char *cname(const char *name)
 {
     static const char *const reserved[] = {
-        "m", "n", "a", "p", "auto", "break", "case", "char", "const", "continue", "default", "do",
+        "m", "n", "a", "p", "g", "loss", "auto", "break", "case", "char", "const", "continue", "default", "do",
         "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
         "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
         "typedef", "union", "unsigned", "void", "volatile", "while", "_Bool", "_Complex", "_Imaginary",
@@ -75,9 +40,15 @@ static const char *cname(const char *name)
     return name;
 }
 
-static const char *ctype(const ir_value *v)
+const char *ctype(const ir_value *v)
 {
     return v->dtype == DT_I32 ? "int32_t" : "dlc_float";
+}
+
+/* Inputs the caller passes to forward (labels belong to training). */
+int is_model_input(const ir_value *v)
+{
+    return v->kind == VAL_INPUT && !v->train_only;
 }
 
 /* ---- header ---------------------------------------------------------- */
@@ -93,6 +64,8 @@ static void emit_header_model(cg *g)
     for (int i = 0; i < gr->ninputs; i++) {
         const ir_value *v = gr->values[gr->inputs[i]];
         char up[128];
+        if (!is_model_input(v))
+            continue;
         upper(v->name, up);
         sb_printf(h, "#define %s_IN_%s_SIZE %" PRId64 " /* %s: %s %s per sample */\n", U, up,
                   shape_count(&v->shape), v->name, shape_str(&v->shape, buf), ctype(v));
@@ -107,8 +80,10 @@ static void emit_header_model(cg *g)
     if (gr->noutputs == 1)
         sb_printf(h, "#define %s_OUT_SIZE %" PRId64 "\n", U, shape_count(&gr->values[gr->outputs[0]]->shape));
     sb_printf(h, "#define %s_PARAM_COUNT %" PRId64 " /* elements in the parameter block */\n", U, gr->param_count);
-    sb_printf(h, "#define %s_ARENA_COUNT %" PRId64 " /* elements in the activation arena */\n", U,
-              gr->arena_count);
+    int64_t arena = gr->arena_count;
+    if (g->t && g->t->arena_count > arena)
+        arena = g->t->arena_count;
+    sb_printf(h, "#define %s_ARENA_COUNT %" PRId64 " /* elements in the activation arena */\n", U, arena);
     sb_printf(h, "#define %s_ARENA_BYTES ((size_t)%s_ARENA_COUNT * sizeof(dlc_float))\n\n", U, U);
     sb_printf(h, "typedef struct %s %s;\n\n", m, m);
     sb_printf(h, "/* Allocates the model (parameters initialised with seed 0); NULL when out of memory. */\n");
@@ -123,7 +98,8 @@ static void emit_header_model(cg *g)
     sb_printf(h, "int %s_forward(%s *m", m, m);
     for (int i = 0; i < gr->ninputs; i++) {
         const ir_value *v = gr->values[gr->inputs[i]];
-        sb_printf(h, ", const %s *%s", ctype(v), cname(v->name));
+        if (is_model_input(v))
+            sb_printf(h, ", const %s *%s", ctype(v), cname(v->name));
     }
     for (int i = 0; i < gr->noutputs; i++)
         sb_printf(h, ", dlc_float *%s", cname(gr->output_names[i]));
@@ -132,21 +108,32 @@ static void emit_header_model(cg *g)
     sb_printf(h, "dlc_float *%s_params(%s *m);\n", m, m);
     sb_printf(h, "const dlc_model_info *%s_info(void);\n", m);
     sb_printf(h, "const char *%s_strerror(int err);\n\n", m);
+    if (g->t)
+        emit_train_header(g);
 }
 
 /* ---- tables ---------------------------------------------------------- */
 
-static void emit_desc(strbuf *c, const char *name, const shape *s, int64_t offset)
+void emit_desc(strbuf *c, const char *name, const shape *s, int64_t offset, int is_int)
 {
     sb_printf(c, "    { \"%s\", %d, {", name, s->rank);
     for (int k = 0; k < s->rank; k++)
         sb_printf(c, k ? ", %" PRId64 : "%" PRId64, s->d[k]);
     if (s->rank == 0)
         sb_puts(c, "0");
-    sb_printf(c, "}, %" PRId64 ", %" PRId64 " },\n", offset, shape_count(s));
+    sb_printf(c, "}, %" PRId64 ", %" PRId64 ", %d },\n", offset, shape_count(s), is_int);
 }
 
-static int nparams(const ir_graph *g)
+/* Model inputs (labels = 0) or label inputs (labels = 1). */
+int count_inputs(const ir_graph *g, int labels)
+{
+    int n = 0;
+    for (int i = 0; i < g->ninputs; i++)
+        n += g->values[g->inputs[i]]->train_only == labels;
+    return n;
+}
+
+int nparams(const ir_graph *g)
 {
     int n = 0;
     for (int i = 0; i < g->nvalues; i++)
@@ -194,62 +181,25 @@ static void emit_tables(cg *g)
     sb_printf(c, "static const dlc_tensor_desc %s_param_descs[%d] = {\n", m, np ? np : 1);
     for (int i = 0; i < gr->nvalues; i++)
         if (gr->values[i]->kind == VAL_PARAM)
-            emit_desc(c, gr->values[i]->name, &gr->values[i]->shape, gr->values[i]->param_offset);
+            emit_desc(c, gr->values[i]->name, &gr->values[i]->shape, gr->values[i]->param_offset, 0);
     if (!np)
-        sb_puts(c, "    { \"\", 0, {0}, 0, 0 },\n");
+        sb_puts(c, "    { \"\", 0, {0}, 0, 0, 0 },\n");
     sb_puts(c, "};\n\n");
     if (!g->weights)
         emit_inits(g, np);
-    sb_printf(c, "static const dlc_tensor_desc %s_input_descs[%d] = {\n", m, gr->ninputs);
-    for (int i = 0; i < gr->ninputs; i++)
-        emit_desc(c, gr->values[gr->inputs[i]]->name, &gr->values[gr->inputs[i]]->shape, 0);
+    sb_printf(c, "static const dlc_tensor_desc %s_input_descs[%d] = {\n", m, count_inputs(gr, 0));
+    for (int i = 0; i < gr->ninputs; i++) {
+        const ir_value *v = gr->values[gr->inputs[i]];
+        if (is_model_input(v))
+            emit_desc(c, v->name, &v->shape, 0, v->dtype == DT_I32);
+    }
     sb_printf(c, "};\n\nstatic const dlc_tensor_desc %s_output_descs[%d] = {\n", m, gr->noutputs);
     for (int i = 0; i < gr->noutputs; i++)
-        emit_desc(c, gr->output_names[i], &gr->values[gr->outputs[i]]->shape, 0);
+        emit_desc(c, gr->output_names[i], &gr->values[gr->outputs[i]]->shape, 0, 0);
     sb_puts(c, "};\n\n");
 }
 
 /* ---- kernels --------------------------------------------------------- */
-
-static void kernel_name(const ir_node *n, char *out, size_t cap)
-{
-    char id[200];
-    ident(n->label ? n->label : "", id, sizeof id);
-    snprintf(out, cap, "k%d_%s_%s", n->id, id, n->op->name);
-}
-
-static void emit_kernel(cg *g, const ir_node *n)
-{
-    const ir_graph *gr = g->g;
-    strbuf *c = g->c;
-    char name[256], buf[128];
-    kernel_name(n, name, sizeof name);
-    sb_printf(c, "/* %s:%d: ", g->in->source_name, n->loc.line);
-    quote_line(g, n->loc.line, c);
-    sb_printf(c, "\n * %s: %s", n->label ? n->label : "", n->op->name);
-    for (int k = 0; k < n->nin; k++)
-        sb_printf(c, "%s%s", k ? ", " : " ", shape_str(&gr->values[n->in[k]]->shape, buf));
-    sb_printf(c, " -> %s */\n", shape_str(&gr->values[n->out[0]]->shape, buf));
-    sb_printf(c, "static void %s(int n", name);
-    for (int k = 0; k < n->nin; k++) {
-        const ir_value *v = gr->values[n->in[k]];
-        sb_printf(c, ",\n        const %s *DLC_RESTRICT x%d /* [n,%s */", ctype(v), k, shape_str(&v->shape, buf) + 1);
-    }
-    for (int k = 0; k < n->nparams; k++)
-        sb_printf(c, ",\n        const dlc_float *DLC_RESTRICT %s /* %s */", n->param_roles[k],
-                  shape_str(&gr->values[n->params[k]]->shape, buf));
-    for (int k = 0; k < n->nout; k++)
-        sb_printf(c, ",\n        dlc_float *DLC_RESTRICT y%d /* [n,%s */", k,
-                  shape_str(&gr->values[n->out[k]]->shape, buf) + 1);
-    if (n->ws_count)
-        sb_printf(c, ",\n        dlc_float *DLC_RESTRICT ws /* %" PRId64 " elements */", n->ws_count);
-    sb_puts(c, ")\n{\n");
-    emit_ctx e = { c, gr, n, 1 };
-    n->op->emit_c(&e);
-    sb_puts(c, "}\n\n");
-}
-
-/* ---- API functions --------------------------------------------------- */
 
 static void emit_lifecycle(cg *g)
 {
@@ -259,32 +209,54 @@ static void emit_lifecycle(cg *g)
     sb_printf(c, "struct %s {\n", m);
     if (compiled)
         sb_printf(c, "    const dlc_float *params; /* compiled in: %s_weights */\n", m);
+    else if (g->t)
+        sb_printf(c, "    dlc_float *params; /* %s_PARAM_COUNT, then %s_OPT_STATE_COUNT of optimizer state */\n",
+                  U, U);
     else
         sb_printf(c, "    dlc_float *params; /* %s_PARAM_COUNT */\n", U);
-    sb_printf(c, "    dlc_float *arena;  /* %s_ARENA_COUNT */\n};\n\n", U);
+    sb_printf(c, "    dlc_float *arena;  /* %s_ARENA_COUNT */\n", U);
+    if (g->t)
+        emit_train_state(g);
+    sb_puts(c, "};\n\n");
     sb_printf(c, "%s *%s_create(void)\n{\n", m, m);
     sb_printf(c, "    %s *m = calloc(1, sizeof *m);\n    if (!m)\n        return NULL;\n", m);
     if (compiled)
         sb_printf(c, "    m->params = %s_weights;\n", m);
+    else if (g->t)
+        sb_printf(c, "    m->params = calloc(%s_PARAM_COUNT + %s_OPT_STATE_COUNT, sizeof *m->params);\n"
+                     "    m->opt_state = m->params ? m->params + %s_PARAM_COUNT : NULL;\n"
+                     "    m->grads = calloc(%s_TRAINABLE_COUNT ? %s_TRAINABLE_COUNT : 1, sizeof *m->grads);\n",
+                  U, U, U, U, U);
     else
         sb_printf(c, "    m->params = calloc(%s_PARAM_COUNT ? %s_PARAM_COUNT : 1, sizeof *m->params);\n", U, U);
     sb_printf(c, "    m->arena = malloc(%s_ARENA_BYTES ? %s_ARENA_BYTES : 1);\n", U, U);
-    sb_printf(c, "    if (!m->params || !m->arena) {\n        %s_destroy(m);\n        return NULL;\n    }\n", m);
+    sb_printf(c, "    if (!m->params || !m->arena%s) {\n        %s_destroy(m);\n        return NULL;\n    }\n",
+              g->t ? " || !m->grads" : "", m);
     if (!compiled)
         sb_printf(c, "    %s_init(m, 0);\n", m);
     sb_printf(c, "    return m;\n}\n\n");
     sb_printf(c, "void %s_destroy(%s *m)\n{\n    if (!m)\n        return;\n", m, m);
     if (!compiled)
         sb_printf(c, "    free(m->params);\n");
+    if (g->t)
+        sb_printf(c, "    free(m->grads);\n");
     sb_printf(c, "    free(m->arena);\n    free(m);\n}\n\n");
     sb_printf(c, "void %s_init(%s *m, uint64_t seed)\n{\n", m, m);
-    if (compiled)
+    if (compiled) {
         sb_printf(c, "    (void)m;\n    (void)seed; /* the weights are compiled in */\n}\n\n");
-    else
-        sb_printf(c, "    for (int i = 0; i < %d; i++)\n"
-                     "        dlc_init_fill(m->params + %s_param_descs[i].offset, %s_param_descs[i].count,\n"
-                     "                      &%s_param_inits[i], seed, (uint64_t)i);\n}\n\n",
-                  nparams(g->g), m, m, m);
+        return;
+    }
+    sb_printf(c, "    for (int i = 0; i < %d; i++)\n"
+                 "        dlc_init_fill(m->params + %s_param_descs[i].offset, %s_param_descs[i].count,\n"
+                 "                      &%s_param_inits[i], seed, (uint64_t)i);\n",
+              nparams(g->g), m, m, m);
+    if (g->t)
+        sb_printf(c, "    dlc_optim_init_state(&%s_optim, m->opt_state, %s_TRAINABLE_COUNT);\n"
+                     "    dlc_rng_seed(&m->rng, seed, 0xd209);   /* dropout's stream */\n"
+                     "    m->step = 0;\n    m->sched_t = 0;\n"
+                     "    m->lr = dlc_schedule_lr(&%s_schedule, %s_optim.lr, 0); /* warmup starts low */\n",
+                  m, U, m, m);
+    sb_puts(c, "}\n\n");
 }
 
 static void emit_io(cg *g)
@@ -310,56 +282,70 @@ static void emit_io(cg *g)
     sb_printf(c, "const char *%s_strerror(int err)\n{\n    return dlc_strerror(err);\n}\n\n", m);
 }
 
-static void emit_call(cg *g, const ir_node *n)
+/* The parameter list of forward and the checks every entry point starts with. */
+void emit_io_params(strbuf *c, const ir_graph *gr, int labels, int outputs)
 {
-    const ir_graph *gr = g->g;
-    strbuf *c = g->c;
-    char name[256];
-    kernel_name(n, name, sizeof name);
-    sb_printf(c, "    %s(n", name);
-    for (int k = 0; k < n->nin; k++) {
-        const ir_value *v = gr->values[n->in[k]];
-        if (v->kind == VAL_INPUT)
-            sb_printf(c, ", %s", cname(v->name));
-        else
-            sb_printf(c, ", a + %" PRId64, v->offset);
+    for (int i = 0; i < gr->ninputs; i++) {
+        const ir_value *v = gr->values[gr->inputs[i]];
+        if (is_model_input(v))
+            sb_printf(c, ", const %s *%s", ctype(v), cname(v->name));
     }
-    for (int k = 0; k < n->nparams; k++)
-        sb_printf(c, ", p + %" PRId64, gr->values[n->params[k]]->param_offset);
-    for (int k = 0; k < n->nout; k++)
-        sb_printf(c, ", a + %" PRId64, gr->values[n->out[k]]->offset);
-    if (n->ws_count)
-        sb_printf(c, ", a + %" PRId64, n->ws_offset);
-    sb_puts(c, ");\n");
+    for (int i = 0; labels && i < gr->ninputs; i++) {
+        const ir_value *v = gr->values[gr->inputs[i]];
+        if (v->train_only)
+            sb_printf(c, ", const %s *%s", ctype(v), cname(v->name));
+    }
+    for (int i = 0; outputs && i < gr->noutputs; i++)
+        sb_printf(c, ", dlc_float *%s", cname(gr->output_names[i]));
+}
+
+void emit_checks(cg *g, const ir_graph *gr, int labels, int outputs, const char *extra)
+{
+    strbuf *c = g->c;
+    sb_printf(c, "    if (!m%s", extra);
+    for (int i = 0; i < gr->ninputs; i++) {
+        const ir_value *v = gr->values[gr->inputs[i]];
+        if (is_model_input(v) || (labels && v->train_only))
+            sb_printf(c, " || !%s", cname(v->name));
+    }
+    for (int i = 0; outputs && i < gr->noutputs; i++)
+        sb_printf(c, " || !%s", cname(gr->output_names[i]));
+    sb_printf(c, ")\n        return DLC_ERR_ARG;\n");
+    sb_printf(c, "    if (n < 1 || n > %s_BATCH)\n        return DLC_ERR_BATCH;\n", g->up);
+}
+
+void emit_copy_outputs(cg *g, const ir_graph *gr)
+{
+    for (int i = 0; i < gr->noutputs; i++) {
+        const ir_value *v = gr->values[gr->outputs[i]];
+        sb_printf(g->c, "    memcpy(%s, a + %" PRId64 ", (size_t)n * %" PRId64 " * sizeof(dlc_float));\n",
+                  cname(gr->output_names[i]), v->offset, shape_count(&v->shape));
+    }
 }
 
 static void emit_forward(cg *g)
 {
     const ir_graph *gr = g->g;
-    const char *m = gr->name, *U = g->up;
+    const char *m = gr->name;
     strbuf *c = g->c;
     sb_printf(c, "int %s_forward(%s *m", m, m);
-    for (int i = 0; i < gr->ninputs; i++)
-        sb_printf(c, ", const %s *%s", ctype(gr->values[gr->inputs[i]]), cname(gr->values[gr->inputs[i]]->name));
-    for (int i = 0; i < gr->noutputs; i++)
-        sb_printf(c, ", dlc_float *%s", cname(gr->output_names[i]));
-    sb_printf(c, ", int n)\n{\n    if (!m");
-    for (int i = 0; i < gr->ninputs; i++)
-        sb_printf(c, " || !%s", cname(gr->values[gr->inputs[i]]->name));
-    for (int i = 0; i < gr->noutputs; i++)
-        sb_printf(c, " || !%s", cname(gr->output_names[i]));
-    sb_printf(c, ")\n        return DLC_ERR_ARG;\n");
-    sb_printf(c, "    if (n < 1 || n > %s_BATCH)\n        return DLC_ERR_BATCH;\n", U);
+    emit_io_params(c, gr, 0, 1);
+    sb_printf(c, ", int n)\n{\n");
+    emit_checks(g, gr, 0, 1, "");
+    if (g->t) {
+        sb_printf(c, "    if (m->training)\n        return %s_forward_training(m", m);
+        for (int i = 0; i < gr->ninputs; i++)
+            if (is_model_input(gr->values[gr->inputs[i]]))
+                sb_printf(c, ", %s", cname(gr->values[gr->inputs[i]]->name));
+        for (int i = 0; i < gr->noutputs; i++)
+            sb_printf(c, ", %s", cname(gr->output_names[i]));
+        sb_puts(c, ", n);\n");
+    }
     sb_printf(c, "    dlc_float *a = m->arena;\n    const dlc_float *p = m->params;\n");
     if (gr->param_count == 0)
         sb_printf(c, "    (void)p;\n");
-    for (int i = 0; i < gr->nnodes; i++)
-        emit_call(g, gr->nodes[i]);
-    for (int i = 0; i < gr->noutputs; i++) {
-        const ir_value *v = gr->values[gr->outputs[i]];
-        sb_printf(c, "    memcpy(%s, a + %" PRId64 ", (size_t)n * %" PRId64 " * sizeof(dlc_float));\n",
-                  cname(gr->output_names[i]), v->offset, shape_count(&v->shape));
-    }
+    emit_calls(g, gr, g->g_names, g->g_used, 0, gr->nforward);
+    emit_copy_outputs(g, gr);
     sb_printf(c, "    return DLC_OK;\n}\n\n");
 }
 
@@ -377,17 +363,28 @@ static void emit_info(cg *g)
     sb_printf(c, "static dlc_float *%s_info_params(void *m) { return %s_params(m); }\n", m, m);
     sb_printf(c, "static int %s_info_forward(void *m, const dlc_float *const *in, dlc_float *const *out, int n)\n"
                  "{\n    return %s_forward(m", m, m);
-    for (int i = 0; i < gr->ninputs; i++)
-        sb_printf(c, gr->values[gr->inputs[i]]->dtype == DT_I32 ? ", (const int32_t *)in[%d]" : ", in[%d]", i);
+    for (int i = 0, k = 0; i < gr->ninputs; i++) {
+        const ir_value *v = gr->values[gr->inputs[i]];
+        if (is_model_input(v))
+            sb_printf(c, v->dtype == DT_I32 ? ", (const int32_t *)in[%d]" : ", in[%d]", k++);
+    }
     for (int i = 0; i < gr->noutputs; i++)
         sb_printf(c, ", out[%d]", i);
     sb_printf(c, ", n);\n}\n\n");
+    if (g->t)
+        emit_train_info_wrappers(g);
     sb_printf(c, "static const dlc_model_info %s_info_table = {\n", m);
-    sb_printf(c, "    \"%s\", %s_BATCH, %d, %d, %d,\n", m, U, gr->ninputs, gr->noutputs, nparams(gr));
+    sb_printf(c, "    \"%s\", %s_BATCH, %d, %d, %d,\n", m, U, count_inputs(gr, 0), gr->noutputs, nparams(gr));
     sb_printf(c, "    %s_input_descs, %s_output_descs, %s_param_descs,\n", m, m, m);
     sb_printf(c, "    %s_PARAM_COUNT, %s_ARENA_COUNT,\n", U, U);
     sb_printf(c, "    %s_info_create, %s_info_destroy, %s_info_init, %s_info_load, %s_info_save,\n", m, m, m, m, m);
-    sb_printf(c, "    %s_info_params, %s_info_forward\n};\n\n", m, m);
+    sb_printf(c, "    %s_info_params, %s_info_forward", m, m);
+    if (g->t)
+        emit_train_info(g);
+    else
+        sb_puts(c, ",\n    0, NULL, 0, /* no train section: no training entry points */\n"
+                   "    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL");
+    sb_puts(c, "\n};\n\n");
     sb_printf(c, "const dlc_model_info *%s_info(void)\n{\n    return &%s_info_table;\n}\n\n", m, m);
 }
 
@@ -423,13 +420,24 @@ void codegen_c(const codegen_input *in, strbuf *c, strbuf *h)
     sb_puts(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     sb_printf(c, "/* Generated by dlc %s from %s.  Do not edit: edit the .net file and run dlc again. */\n",
               in->version, in->source_name);
-    sb_printf(c, "#include \"%s\"\n\n#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n\n",
-              in->header_name);
+    int training = 0;
+    for (int i = 0; in->train && i < in->ngraphs; i++)
+        training |= in->train[i] != NULL;
+    sb_printf(c, "#include \"%s\"\n\n#include <math.h>\n%s#include <stdlib.h>\n#include <string.h>\n\n",
+              in->header_name, training ? "#include <stdio.h> /* checkpoint metadata */\n" : "");
+    kernel_table kernels;
+    memset(&kernels, 0, sizeof kernels);
     for (int i = 0; i < in->ngraphs; i++) {
         cg g;
         memset(&g, 0, sizeof g);
         g.in = in;
         g.g = in->graphs[i];
+        g.t = in->train ? in->train[i] : NULL;
+        g.kernels = &kernels;
+        g.g_names = arena_alloc(g.g->a, (size_t)(g.g->nnodes + 1) * sizeof *g.g_names);
+        g.t_names = g.t ? arena_alloc(g.g->a, (size_t)(g.t->nnodes + 1) * sizeof *g.t_names) : NULL;
+        g.g_used = arena_alloc(g.g->a, (size_t)(g.g->nnodes + 1) * sizeof *g.g_used);
+        g.t_used = g.t ? arena_alloc(g.g->a, (size_t)(g.t->nnodes + 1) * sizeof *g.t_used) : NULL;
         g.weights = in->weights ? in->weights[i] : NULL;
         g.c = c;
         g.h = h;
@@ -437,12 +445,17 @@ void codegen_c(const codegen_input *in, strbuf *c, strbuf *h)
         emit_header_model(&g);
         sb_printf(c, "/* ======== model %s ======== */\n\n", g.g->name);
         emit_tables(&g);
+        if (g.t)
+            emit_train_tables(&g);
         if (g.weights)
             emit_weights(&g);
-        for (int k = 0; k < g.g->nnodes; k++)
-            emit_kernel(&g, g.g->nodes[k]);
+        emit_kernels(&g, g.g, "k", g.g_names, g.g_used);
+        if (g.t)
+            emit_kernels(&g, g.t, "t", g.t_names, g.t_used);
         emit_lifecycle(&g);
         emit_io(&g);
+        if (g.t)
+            emit_train_api(&g);
         emit_forward(&g);
         emit_info(&g);
     }

@@ -6,7 +6,8 @@
 #include "../ir.h"
 
 typedef struct codegen_input {
-    ir_graph **graphs;
+    ir_graph **graphs;        /* inference graphs */
+    ir_graph **train;         /* training graphs (entries NULL without a train section), or NULL */
     int ngraphs;
     const char *source_name;  /* the .net file's base name, for comments */
     const char *source_text;  /* to quote the line each kernel came from */

@@ -69,6 +69,30 @@ static void emit_softplus(emit_ctx *e)
     emit_unary(e, expr);
 }
 
+/* Training: PyTorch's inverted dropout, y = x * mask with mask 1/(1-p)
+ * where a draw keeps the element (probability 1-p) and 0 elsewhere; the
+ * mask is an output the backward reads.  A draw is one 32-bit number from
+ * the model's RNG, kept when below (1-p) * 2^32.  p = 0 copies, p = 1
+ * zeroes (as x * 0) and neither draws. */
+static void emit_dropout(emit_ctx *e)
+{
+    double p = node_float(e->n, "p");
+    if (!e->n->training || p == 0 || p == 1) {
+        if (e->n->training)
+            emit(e, "(void)rng;");
+        emit_unary(e, e->n->training && p == 1 ? "v * 0" : "v");
+        return;
+    }
+    emit(e, "const int64_t SIZE = %lld; /* elements per sample */", (long long)shape_count(emit_in_shape(e, 0)));
+    emit(e, "const uint64_t KEEP_BELOW = %lluu; /* (1-p) * 2^32: keeps with probability 1-p */",
+         (unsigned long long)((1 - p) * 4294967296.0 + 0.5));
+    emit(e, "const dlc_float SCALE = 1 / %s; /* 1 / (1-p) */", emit_float(e, 1 - p));
+    emit(e, "for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {");
+    emit(e, "    mask[i] = (uint64_t)dlc_rng_u32(rng) < KEEP_BELOW ? SCALE : (dlc_float)0;");
+    emit(e, "    y0[i] = x0[i] * mask[i];");
+    emit(e, "}");
+}
+
 static const attr_spec no_attrs[] = { { NULL } };
 static const attr_spec leaky_attrs[] = {
     { "slope", ATTR_FLOAT, "0.01", NO_LIMIT, 1 },
@@ -87,9 +111,14 @@ static const attr_spec dropout_attrs[] = {
     { "p", ATTR_FLOAT, "0.5", 0, 1, 1 },
     { NULL } };
 
+/* Gradient rules and dropout's training set-up: grad_elementwise.c. */
+int act_grad(grad_ctx *c);
+int dropout_grad(grad_ctx *c);
+int dropout_train_setup(op_ctx *c);
+
 #define ACT(var, nm, alias, summary, attrs, emitter, relu)                     \
     const op_def var = { nm, alias, summary, 1, 1, 1, attrs, infer_same,        \
-                         op_elementwise_flops, NULL, emitter, relu };
+                         op_elementwise_flops, NULL, emitter, relu, act_grad };
 
 ACT(op_relu, "relu", NULL, "max(x, 0)", no_attrs, emit_relu, 1)
 ACT(op_relu6, "relu6", NULL, "min(max(x, 0), 6)", no_attrs, emit_relu6, 1)
@@ -106,5 +135,8 @@ ACT(op_tanh, "tanh", NULL, "hyperbolic tangent", no_attrs, emit_tanh, 0)
 ACT(op_softplus, "softplus", NULL, "log(1+exp(beta*x))/beta, linear above threshold",
     softplus_attrs, emit_softplus, 0)
 ACT(op_identity, "identity", NULL, "x", no_attrs, emit_identity, 0)
-ACT(op_dropout, "dropout", NULL, "zeroes elements with probability p while training; identity at inference",
-    dropout_attrs, emit_identity, 0)
+const op_def op_dropout = {
+    "dropout", NULL, "zeroes elements with probability p while training; identity at inference",
+    1, 1, 1, dropout_attrs, infer_same, op_elementwise_flops, NULL, emit_dropout, 0,
+    dropout_grad, dropout_train_setup, OP_LAYER, 1, 0
+};

@@ -116,9 +116,11 @@ static void binary_emit(emit_ctx *e)
     emit(e, "}");
 }
 
+int binary_grad(grad_ctx *c);   /* grad_elementwise.c */
+
 #define BINARY(var, nm, summary)                                                     \
     const op_def var = { nm, NULL, summary, 1, 2, 1, binary_attrs, binary_infer,    \
-                         op_elementwise_flops, NULL, binary_emit, 0 };
+                         op_elementwise_flops, NULL, binary_emit, 0, binary_grad };
 
 BINARY(op_add, "add", "elementwise sum (infix +), broadcasting from the first axis")
 BINARY(op_sub, "sub", "elementwise difference (infix -)")

@@ -105,7 +105,9 @@ static void concat_emit(emit_ctx *e)
     emit(e, "}");
 }
 
+int concat_grad(grad_ctx *c);   /* grad_misc.c */
+
 const op_def op_concat = {
     "concat", NULL, "joins tensors along a per-sample axis (default 0, the channels), as torch.cat",
-    2, -1, 1, concat_attrs, concat_infer, concat_flops, NULL, concat_emit, 0
+    2, -1, 1, concat_attrs, concat_infer, concat_flops, NULL, concat_emit, 0, concat_grad
 };

@@ -134,12 +134,14 @@ static void conv_emit(emit_ctx *e)
          e->n->ws_count ? "ws" : "NULL");
 }
 
+int conv_grad(grad_ctx *c);   /* grad_conv.c */
+
 const op_def op_conv2d = {
     "conv2d", NULL, "2-D convolution (cross-correlation) with stride, pad, dilation, groups",
-    1, 1, 1, conv2d_attrs, conv2d_infer, conv_flops, conv_workspace, conv_emit, 0
+    1, 1, 1, conv2d_attrs, conv2d_infer, conv_flops, conv_workspace, conv_emit, 0, conv_grad
 };
 
 const op_def op_conv1d = {
     "conv1d", NULL, "1-D convolution over [channels, length] with stride, pad, dilation, groups",
-    1, 1, 1, conv1d_attrs, conv1d_infer, conv_flops, conv_workspace, conv_emit, 0
+    1, 1, 1, conv1d_attrs, conv1d_infer, conv_flops, conv_workspace, conv_emit, 0, conv_grad
 };

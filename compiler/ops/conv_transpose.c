@@ -127,9 +127,11 @@ static void conv_transpose2d_emit(emit_ctx *e)
          e->n->ws_count ? "ws" : "NULL");
 }
 
+int conv_grad(grad_ctx *c);   /* grad_conv.c */
+
 const op_def op_conv_transpose2d = {
     "conv_transpose2d", NULL, "transposed 2-D convolution (ConvTranspose2d): stride, pad, output_pad, "
     "dilation, groups",
     1, 1, 1, conv_transpose2d_attrs, conv_transpose2d_infer, conv_transpose2d_flops,
-    conv_transpose2d_workspace, conv_transpose2d_emit, 0
+    conv_transpose2d_workspace, conv_transpose2d_emit, 0, conv_grad
 };

@@ -45,7 +45,9 @@ static void dense_emit(emit_ctx *e)
     }
 }
 
+int dense_grad(grad_ctx *c);   /* grad_dense.c */
+
 const op_def op_dense = {
     "dense", "linear", "fully connected layer on the last axis: x W^T + b",
-    1, 1, 1, dense_attrs, dense_infer, dense_flops, NULL, dense_emit, 0
+    1, 1, 1, dense_attrs, dense_infer, dense_flops, NULL, dense_emit, 0, dense_grad
 };

@@ -2,7 +2,8 @@
  * over channel axis 0 of [C] (BatchNorm1d on features), [C, L]
  * (BatchNorm1d) or [C, H, W] (BatchNorm2d).  Parameters in PyTorch's order
  * and names: weight, bias (when affine), running_mean, running_var
- * (buffers).  momentum is kept for training, which updates the buffers. */
+ * (buffers).  In training the batch statistics normalise and momentum
+ * moves the buffers towards them. */
 #include "../ops.h"
 #include "init_auto.h"
 
@@ -46,11 +47,57 @@ static int64_t batchnorm_flops(const ir_graph *g, const ir_node *n)
     return 2 * shape_count(&g->values[n->in[0]]->shape);
 }
 
+/* Training, as PyTorch's CPU kernel: per channel, the mean and biased
+ * variance of the batch (sums in double) normalise; the unbiased variance
+ * (var * count / (count - 1)) and the mean move the running statistics by
+ * `momentum`.  A channel with one element in the batch (PyTorch refuses)
+ * moves running_var towards 0. */
+static void batchnorm_train_emit(emit_ctx *e)
+{
+    const shape *in = emit_in_shape(e, 0);
+    int affine = node_bool(e->n, "affine");
+    emit(e, "enum { C = %lld, HW = %lld }; /* channels, elements per channel */", (long long)in->d[0],
+         (long long)(shape_count(in) / in->d[0]));
+    emit(e, "const double EPS = %.17g, MOMENTUM = %.17g;", node_float(e->n, "eps"), node_float(e->n, "momentum"));
+    emit(e, "const double COUNT = (double)n * HW; /* elements per channel in the batch */");
+    emit(e, "for (int c = 0; c < C; c++) {");
+    emit(e, "    double sum = 0, var_sum = 0;");
+    emit(e, "    for (int b = 0; b < n; b++) { /* each sample */");
+    emit(e, "        const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;");
+    emit(e, "        for (int hw = 0; hw < HW; hw++)");
+    emit(e, "            sum += xp[hw];");
+    emit(e, "    }");
+    emit(e, "    const double mu = sum / COUNT;");
+    emit(e, "    for (int b = 0; b < n; b++) {");
+    emit(e, "        const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;");
+    emit(e, "        for (int hw = 0; hw < HW; hw++)");
+    emit(e, "            var_sum += (xp[hw] - mu) * (xp[hw] - mu);");
+    emit(e, "    }");
+    emit(e, "    save_mean[c] = (dlc_float)mu;");
+    emit(e, "    save_invstd[c] = (dlc_float)(1 / sqrt(var_sum / COUNT + EPS));");
+    emit(e, "    running_mean[c] = (dlc_float)(MOMENTUM * mu + (1 - MOMENTUM) * running_mean[c]);");
+    emit(e, "    running_var[c] = (dlc_float)(MOMENTUM * (COUNT > 1 ? var_sum / (COUNT - 1) : 0) +");
+    emit(e, "                                 (1 - MOMENTUM) * running_var[c]);");
+    emit(e, "    const dlc_float scale = save_invstd[c]%s;", affine ? " * weight[c]" : "");
+    emit(e, "    const dlc_float shift = %s- save_mean[c] * scale;", affine ? "bias[c] " : "");
+    emit(e, "    for (int b = 0; b < n; b++) {");
+    emit(e, "        const dlc_float *xp = x0 + ((int64_t)b * C + c) * HW;");
+    emit(e, "        dlc_float *yp = y0 + ((int64_t)b * C + c) * HW;");
+    emit(e, "        for (int hw = 0; hw < HW; hw++)");
+    emit(e, "            yp[hw] = xp[hw] * scale + shift;");
+    emit(e, "    }");
+    emit(e, "}");
+}
+
 /* y = (x - mean) / sqrt(var + eps) * weight + bias, as x * scale + shift. */
 static void batchnorm_emit(emit_ctx *e)
 {
     const shape *in = emit_in_shape(e, 0);
     int affine = node_bool(e->n, "affine");
+    if (e->n->training) {
+        batchnorm_train_emit(e);
+        return;
+    }
     emit(e, "enum { C = %lld, HW = %lld }; /* channels, elements per channel */", (long long)in->d[0],
          (long long)(shape_count(in) / in->d[0]));
     emit(e, "const dlc_float EPS = %s;", emit_float(e, node_float(e->n, "eps")));
@@ -71,7 +118,12 @@ static void batchnorm_emit(emit_ctx *e)
     emit(e, "}");
 }
 
+/* The backward and the training set-up: grad_misc.c. */
+int batchnorm_grad(grad_ctx *c);
+int batchnorm_train_setup(op_ctx *c);
+
 const op_def op_batchnorm = {
-    "batchnorm", NULL, "batch normalisation over channel axis 0 (inference: running statistics)",
-    1, 1, 1, batchnorm_attrs, batchnorm_infer, batchnorm_flops, NULL, batchnorm_emit, 0
+    "batchnorm", NULL, "batch normalisation over channel axis 0 (training: batch statistics)",
+    1, 1, 1, batchnorm_attrs, batchnorm_infer, batchnorm_flops, NULL, batchnorm_emit, 0,
+    batchnorm_grad, batchnorm_train_setup, OP_LAYER, 0, 1
 };

@@ -233,18 +233,23 @@ static void global_avgpool_emit(emit_ctx *e)
     emit(e, "}");
 }
 
+/* Gradient rules: grad_pool.c. */
+int maxpool2d_grad(grad_ctx *c);
+int avgpool2d_grad(grad_ctx *c);
+int global_avgpool_grad(grad_ctx *c);
+
 const op_def op_maxpool2d = {
     "maxpool2d", "maxpool", "2-D max pooling over [C, H, W]; stride defaults to the kernel, floor or ceil mode",
-    1, 1, 1, maxpool_attrs, pool_infer, pool_flops, NULL, maxpool_emit, 0
+    1, 1, 1, maxpool_attrs, pool_infer, pool_flops, NULL, maxpool_emit, 0, maxpool2d_grad
 };
 
 const op_def op_avgpool2d = {
     "avgpool2d", "avgpool", "2-D average pooling over [C, H, W]; stride defaults to the kernel, "
     "count_include_pad as PyTorch",
-    1, 1, 1, avgpool_attrs, pool_infer, pool_flops, NULL, avgpool_emit, 0
+    1, 1, 1, avgpool_attrs, pool_infer, pool_flops, NULL, avgpool_emit, 0, avgpool2d_grad
 };
 
 const op_def op_global_avgpool = {
     "global_avgpool", NULL, "mean over all axes after the channel axis: [C, H, W] -> [C] (flattened)",
-    1, 1, 1, no_attrs, global_avgpool_infer, global_avgpool_flops, NULL, global_avgpool_emit, 0
+    1, 1, 1, no_attrs, global_avgpool_infer, global_avgpool_flops, NULL, global_avgpool_emit, 0, global_avgpool_grad
 };

@@ -1,5 +1,7 @@
-/* The table of all ops.  Adding an op: define its op_def in the family's
- * file under ops/ and list it here; nothing else in dlc names ops. */
+/* The tables of all ops.  Adding an op: define its op_def in the family's
+ * file under ops/ and list it here; nothing else in dlc names ops.  Layers
+ * are what a model may call; internal ops are the backward kernels and the
+ * losses, which only the training graph uses. */
 #include <string.h>
 
 #include "../ops.h"
@@ -26,13 +28,46 @@ static const op_def *const all_ops[] = {
     NULL
 };
 
+/* Backward ops and losses; each family lists its own. */
+extern const op_def *const grad_ops_dense[], *const loss_ops[];
+extern const op_def *const grad_ops_elementwise[], *const grad_ops_misc[];
+extern const op_def *const grad_ops_conv[], *const grad_ops_pool[];
+
+static const op_def *const *const internal_tables[] = {
+    grad_ops_dense, loss_ops,
+    grad_ops_elementwise, grad_ops_misc,
+    grad_ops_conv, grad_ops_pool,
+    NULL
+};
+
+static const op_def *find(const op_def *const *table, const char *name)
+{
+    for (int i = 0; table[i]; i++)
+        if (strcmp(table[i]->name, name) == 0 || (table[i]->alias && strcmp(table[i]->alias, name) == 0))
+            return table[i];
+    return NULL;
+}
+
 const op_def *op_lookup(const char *name)
 {
-    for (int i = 0; all_ops[i]; i++)
-        if (strcmp(all_ops[i]->name, name) == 0 ||
-            (all_ops[i]->alias && strcmp(all_ops[i]->alias, name) == 0))
-            return all_ops[i];
+    return find(all_ops, name);
+}
+
+const op_def *op_lookup_kind(const char *name, int kind)
+{
+    if (kind == OP_LAYER)
+        return find(all_ops, name);
+    for (int t = 0; internal_tables[t]; t++) {
+        const op_def *op = find(internal_tables[t], name);
+        if (op && op->kind == kind)
+            return op;
+    }
     return NULL;
+}
+
+const op_def *const *op_losses(void)
+{
+    return loss_ops;
 }
 
 const op_def *const *op_all(void)

@@ -324,22 +324,27 @@ static int64_t no_flops(const ir_graph *g, const ir_node *n)
     return 0;
 }
 
+/* Gradient rules: grad_misc.c. */
+int reshape_grad(grad_ctx *c);
+int permute_grad(grad_ctx *c);
+int transpose_grad(grad_ctx *c);
+
 const op_def op_flatten = {
     "flatten", NULL, "joins all axes but the batch into one: [C, H, W] -> [C*H*W]",
-    1, 1, 1, no_attrs, flatten_infer, no_flops, NULL, copy_emit, 0
+    1, 1, 1, no_attrs, flatten_infer, no_flops, NULL, copy_emit, 0, reshape_grad
 };
 
 const op_def op_reshape = {
     "reshape", NULL, "per-sample view with new sizes, one may be -1: reshape(x, [4, -1]) as x.view(N, 4, -1)",
-    1, 1, 1, reshape_attrs, reshape_infer, no_flops, NULL, copy_emit, 0
+    1, 1, 1, reshape_attrs, reshape_infer, no_flops, NULL, copy_emit, 0, reshape_grad
 };
 
 const op_def op_permute = {
     "permute", NULL, "reorders the per-sample axes: permute(x, [1, 2, 0]) makes [C, H, W] into [H, W, C]",
-    1, 1, 1, permute_attrs, permute_infer, no_flops, NULL, permute_emit, 0
+    1, 1, 1, permute_attrs, permute_infer, no_flops, NULL, permute_emit, 0, permute_grad
 };
 
 const op_def op_transpose = {
     "transpose", NULL, "swaps two per-sample axes: transpose(x, 0, 1) makes [T, D] into [D, T]",
-    1, 1, 1, transpose_attrs, transpose_infer, no_flops, NULL, transpose_emit, 0
+    1, 1, 1, transpose_attrs, transpose_infer, no_flops, NULL, transpose_emit, 0, transpose_grad
 };

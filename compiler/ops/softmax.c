@@ -79,12 +79,14 @@ static void softmax_emit_common(emit_ctx *e, int is_log)
 static void softmax_emit(emit_ctx *e) { softmax_emit_common(e, 0); }
 static void log_softmax_emit(emit_ctx *e) { softmax_emit_common(e, 1); }
 
+int softmax_grad(grad_ctx *c);   /* grad_misc.c */
+
 const op_def op_softmax = {
     "softmax", NULL, "exp(x - max) / sum(exp(x - max)) along a per-sample axis (default the last)",
-    1, 1, 1, softmax_attrs, softmax_infer, softmax_flops, NULL, softmax_emit, 0
+    1, 1, 1, softmax_attrs, softmax_infer, softmax_flops, NULL, softmax_emit, 0, softmax_grad
 };
 
 const op_def op_log_softmax = {
     "log_softmax", NULL, "x - max - log(sum(exp(x - max))) along a per-sample axis (default the last)",
-    1, 1, 1, softmax_attrs, softmax_infer, softmax_flops, NULL, log_softmax_emit, 0
+    1, 1, 1, softmax_attrs, softmax_infer, softmax_flops, NULL, log_softmax_emit, 0, softmax_grad
 };

@@ -129,7 +129,9 @@ static void upsample_emit(emit_ctx *e)
         nearest_emit(e);
 }
 
+int upsample_grad(grad_ctx *c);   /* grad_pool.c */
+
 const op_def op_upsample = {
     "upsample", NULL, "enlarges [C, H, W] by an integer scale, mode \"nearest\" or \"bilinear\", as nn.Upsample",
-    1, 1, 1, upsample_attrs, upsample_infer, upsample_flops, NULL, upsample_emit, 0
+    1, 1, 1, upsample_attrs, upsample_infer, upsample_flops, NULL, upsample_emit, 0, upsample_grad
 };

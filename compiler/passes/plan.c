@@ -35,8 +35,19 @@ static void liveness(ir_graph *g)
             if (v->last_use < i)
                 v->last_use = i;
         }
-    for (int i = 0; i < g->noutputs; i++)
-        g->values[g->outputs[i]]->last_use = g->nnodes;
+    /* model outputs are copied out after the forward part; the loss after everything */
+    for (int i = 0; i < g->noutputs; i++) {
+        ir_value *v = g->values[g->outputs[i]];
+        if (v->last_use < g->nforward - 1)
+            v->last_use = g->nforward - 1;
+        if (!g->training && g->nforward == g->nnodes)
+            v->last_use = g->nnodes;
+    }
+    if (g->loss >= 0)
+        g->values[g->loss]->last_use = g->nnodes;
+    for (int i = 0; g->input_grad && i < g->ninputs; i++)
+        if (g->input_grad[i] >= 0)
+            g->values[g->input_grad[i]]->last_use = g->nnodes;
 }
 
 /* Lowest offset where `size` fits between the live blocks (sorted by offset). */
@@ -86,7 +97,9 @@ ir_graph *pass_plan(ir_graph *g, int reuse)
             live_block b;
             if (k < n->nout) {
                 ir_value *v = g->values[n->out[k]];
-                size = rounded(shape_count(&v->shape) * g->batch);
+                if (v->kind == VAL_PGRAD)
+                    continue;   /* lives in the gradient block */
+                size = rounded(shape_count(&v->shape) * (v->unbatched ? 1 : g->batch));
                 b.until = v->last_use;
             } else {
                 size = rounded(n->ws_count);

@@ -48,8 +48,9 @@ $DLC $NET --summary >"$T/summary" 2>&1
 grep -q "^c.0 (conv2d) *\[4,8,8\] *40 *" "$T/summary" && grep -q "Trainable parameters: 4,203" "$T/summary" \
     && grep -q "Activation arena (batch 4):" "$T/summary" && pass summary || fail summary "$(cat "$T/summary")"
 
-# --dot is a Graphviz digraph with one node per op
-$DLC $NET --dot "$T/g.dot" && grep -q "^digraph" "$T/g.dot" && [ "$(grep -c ' \[label=' "$T/g.dot")" -eq 6 ] \
+# --dot is a Graphviz digraph with one node per op: small.net's 6 and its loss
+$DLC $NET --dot "$T/g.dot" && grep -q "^digraph" "$T/g.dot" && [ "$(grep -c ' \[label=' "$T/g.dot")" -eq 7 ] \
+    && grep -q 'cross_entropy.*dashed' "$T/g.dot" \
     && pass dot || fail dot "unexpected dot output"
 
 # --dump-ir prints the graph

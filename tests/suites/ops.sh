@@ -56,10 +56,11 @@ if [ ! -x "${DLC:-build/dlc}" ] || [ ! -f build/libdlcrt.a ]; then
     exit 1
 fi
 
-# Every op dlc lists has a case: a call `op(...)` or a chain step `|> op`.
+# Every op dlc lists has a case: a call `op(...)` or a chain step `|> op`
+# (the layers: the losses after the blank line are tests/train's).
 if [ $# -eq 0 ]; then
     missing=
-    for op in $(${DLC:-build/dlc} --list-ops | sed -n 's/^\([a-z_0-9][a-z_0-9]*\) .*/\1/p'); do
+    for op in $(${DLC:-build/dlc} --list-ops | sed -n '/^$/q; s/^\([a-z_0-9][a-z_0-9]*\) .*/\1/p'); do
         cat tests/ops/*.net | grep -v '^#' |
             grep -q -E "(^|[^a-z_0-9])${op}[(]|[|]>[[:space:]]*${op}([^a-z_0-9]|\$)" || missing="$missing $op"
     done
