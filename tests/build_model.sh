@@ -6,7 +6,9 @@
 # `model` line of NET or the one named by --model) into OUTDIR/harness.
 # Environment: CC; HARNESS_CFLAGS (e.g. "-fsanitize=address,undefined -g");
 # HARNESS_F64=1 (double precision: -DDLC_DOUBLE and build/libdlcrt_f64.a);
-# HARNESS_LIB (a runtime library to link instead, e.g. one built with ASan).
+# HARNESS_LIB (a runtime library to link instead, e.g. one built with ASan);
+# HARNESS_SRC (the harness's sources, default tests/harness.c; relative to
+# the repository root) and HARNESS_LIBS (extra libraries, e.g. -lz).
 # Exits non-zero with the first error line on stdout's last line on failure.
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,10 +56,13 @@ if [ "${HARNESS_F64:-0}" = 1 ]; then
 fi
 lib=${HARNESS_LIB:-$lib}
 
-# shellcheck disable=SC2086  # HARNESS_CFLAGS is a list of flags
+src=
+for f in ${HARNESS_SRC:-tests/harness.c}; do src="$src $ROOT/$f"; done
+
+# shellcheck disable=SC2086  # HARNESS_CFLAGS, HARNESS_SRC, HARNESS_LIBS are lists
 if ! ${CC:-cc} -std=c99 -Wall -Wextra -Werror -pedantic -O2 $defs ${HARNESS_CFLAGS:-} \
-        -I"$ROOT/runtime" -I"$OUT" "-DMODEL_INFO=${model}_info" \
-        "$OUT/model.c" "$ROOT/tests/harness.c" "$lib" -lm -o "$OUT/harness" 2>"$OUT/cc.err"; then
+        -I"$ROOT/runtime" -I"$ROOT/examples" -I"$OUT" "-DMODEL_INFO=${model}_info" \
+        "$OUT/model.c" $src "$lib" ${HARNESS_LIBS:-} -lm -o "$OUT/harness" 2>"$OUT/cc.err"; then
     cat "$OUT/cc.err" >&2
     echo "build_model: the C compiler failed on $OUT/model.c: $(grep -m 1 'error' "$OUT/cc.err")" >&2
     exit 1

@@ -1,0 +1,357 @@
+#!/usr/bin/python3
+"""Writes the training tests of tests/suites/train.sh: for each case
+tests/train/<case>.net (first line `# batch: B`, second `# harness: OPTIONS`)
+and tests/train/<case>.safetensors with the PyTorch trajectory:
+
+  <param>            initial values (float32), unless the harness makes them
+                     with --seed (the trajectories: dlc's own initialisers)
+  in.<input>         [S, n, ...] the inputs of each step (float32)
+  label.<label>      [S, n, ...] int32 class indices or float32 targets
+  ref.loss           [S] the loss of each step (float64)
+  ref.final.<param>  every parameter and buffer after S steps
+
+Cases:
+  opt_*    every optimizer of torch.optim dlc offers, with non-default
+           hyperparameters, 5 steps of a small dense net from the same state;
+  pen_*, clip_*, sched_*   l1/l2 penalties, gradient clipping by norm and
+           each learning-rate schedule, 5-6 steps;
+  bn_train batchnorm in training mode: batch statistics and running
+           statistics (momentum 0.1, unbiased running variance);
+  traj_*   100 steps of models/mlp.net, models/lenet5.net and a batchnorm
+           CNN (dropout off) on the first 100 batches of Fashion-MNIST's
+           training set, from the weights dlc's init(0) gives (the harness
+           saves them with --save-params; PyTorch loads them), with a
+           checkpoint save/resume at step 50 and a 10-step sanitizer run.
+
+PyTorch computes in float64 from the same float32 values.  Run from the
+repository root after `make all`, with Debian's python3 (torch 1.13):
+  /usr/bin/python3 tests/ref/gen_train.py [CASE...]
+Deterministic: every case seeds its generator from its name.
+"""
+import gzip
+import math
+import os
+import shutil
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st  # noqa: E402
+import torch_models  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tests", "train")
+FMNIST = "/usr/share/datasets/fashion-mnist"
+torch.set_default_dtype(torch.float64)
+
+
+def rng_for(name):
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+def f32(a):
+    return np.asarray(a, dtype=np.float32)
+
+
+# ---- the small dense net of the optimizer, penalty and schedule cases ----
+
+SMALL_NET = """model small
+input x[6]
+h = dense(x, 5, name="fc1") |> tanh
+logits = dense(h, 3, name="fc2")
+output logits
+
+train {
+  loss = cross_entropy(logits)
+%s
+}
+"""
+STEPS, N = 5, 4
+
+
+def small_case(name, train_lines, torch_opt, steps=STEPS, penalty=(0.0, 0.0), clip=None, sched=None,
+               harness=""):
+    """train_lines: the train section's other lines; torch_opt(params) gives
+    the torch.optim optimizer; sched(opt) the scheduler, stepped after every
+    optimizer step (per="step") -- or, with harness --schedule-every E, the
+    caller's sched steps every E steps (see sched_exponential)."""
+    rng = rng_for(name)
+    params = {
+        "fc1.weight": f32(rng.uniform(-0.6, 0.6, (5, 6))), "fc1.bias": f32(rng.uniform(-0.3, 0.3, 5)),
+        "fc2.weight": f32(rng.uniform(-0.6, 0.6, (3, 5))), "fc2.bias": f32(rng.uniform(-0.3, 0.3, 3)),
+    }
+    x = f32(rng.standard_normal((steps, N, 6)))
+    y = rng.integers(0, 3, (steps, N)).astype(np.int32)
+    w = {k: torch.tensor(v.astype(np.float64), requires_grad=True) for k, v in params.items()}
+    order = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    opt = torch_opt([w[k] for k in order])
+    scheduler = sched(opt) if sched else None
+    every = int(harness.split("--schedule-every")[1].split()[0]) if "--schedule-every" in harness else 0
+    losses = []
+    for s in range(steps):
+        opt.zero_grad()
+        h = torch.tanh(F.linear(torch.from_numpy(x[s].astype(np.float64)), w["fc1.weight"], w["fc1.bias"]))
+        logits = F.linear(h, w["fc2.weight"], w["fc2.bias"])
+        loss = F.cross_entropy(logits, torch.from_numpy(y[s].astype(np.int64)))
+        l1, l2 = penalty
+        if l1 or l2:
+            loss = loss + sum(l1 * p.abs().sum() + l2 * (p * p).sum() for p in w.values())
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_([w[k] for k in order], clip)
+        opt.step()
+        if scheduler and (not every or (s + 1) % every == 0):
+            scheduler.step()
+        losses.append(loss.item())
+    data = dict(params)
+    data["in.x"] = x
+    data["label.labels"] = y
+    data["ref.loss"] = np.array(losses)
+    for k in order:
+        data["ref.final." + k] = w[k].detach().numpy()
+    opts = ("--steps %d %s" % (steps, harness)).strip()
+    write(name, N, opts, SMALL_NET % "\n".join("  " + line for line in train_lines), data)
+
+
+def write(name, batch, opts, net, data):
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, name + ".net"), "w") as f:
+        f.write("# batch: %d\n# harness: %s\n" % (batch, opts))
+        f.write(net)
+    st.save(os.path.join(OUT, name + ".safetensors"), data)
+
+
+O = torch.optim
+SCHED = O.lr_scheduler
+CASES = {
+    "opt_sgd": lambda n: small_case(n, ["optimizer = sgd(lr=0.5)"], lambda p: O.SGD(p, lr=0.5)),
+    "opt_sgd_momentum": lambda n: small_case(
+        n, ["optimizer = sgd(lr=0.2, momentum=0.9, dampening=0.1, weight_decay=0.01)"],
+        lambda p: O.SGD(p, lr=0.2, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    "opt_sgd_nesterov": lambda n: small_case(
+        n, ["optimizer = sgd(lr=0.2, momentum=0.8, nesterov=true, weight_decay=0.05)"],
+        lambda p: O.SGD(p, lr=0.2, momentum=0.8, nesterov=True, weight_decay=0.05)),
+    "opt_adagrad": lambda n: small_case(
+        n, ["optimizer = adagrad(lr=0.2, lr_decay=0.1, weight_decay=0.01, initial_accumulator_value=0.1)"],
+        lambda p: O.Adagrad(p, lr=0.2, lr_decay=0.1, weight_decay=0.01, initial_accumulator_value=0.1)),
+    "opt_rmsprop": lambda n: small_case(n, ["optimizer = rmsprop(lr=0.01)"], lambda p: O.RMSprop(p, lr=0.01)),
+    "opt_rmsprop_centered": lambda n: small_case(
+        n, ["optimizer = rmsprop(lr=0.01, alpha=0.9, momentum=0.5, centered=true, weight_decay=0.01)"],
+        lambda p: O.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01)),
+    "opt_adam": lambda n: small_case(
+        n, ["optimizer = adam(lr=0.05, weight_decay=0.01)"], lambda p: O.Adam(p, lr=0.05, weight_decay=0.01)),
+    "opt_adam_amsgrad": lambda n: small_case(
+        n, ["optimizer = adam(lr=0.05, betas=[0.8, 0.99], eps=1e-6, amsgrad=true)"],
+        lambda p: O.Adam(p, lr=0.05, betas=(0.8, 0.99), eps=1e-6, amsgrad=True)),
+    "opt_adamw": lambda n: small_case(
+        n, ["optimizer = adamw(lr=0.05, weight_decay=0.1)"], lambda p: O.AdamW(p, lr=0.05, weight_decay=0.1)),
+    "pen_l1_l2": lambda n: small_case(
+        n, ["optimizer = sgd(lr=0.3)", "l1 = 0.01", "l2 = 0.005"], lambda p: O.SGD(p, lr=0.3),
+        penalty=(0.01, 0.005)),
+    "clip_norm": lambda n: small_case(
+        n, ["optimizer = sgd(lr=0.5, momentum=0.5)", "clip_norm = 0.05"],
+        lambda p: O.SGD(p, lr=0.5, momentum=0.5), clip=0.05),
+    "sched_step": lambda n: small_case(
+        n, ["optimizer = sgd(lr=0.5)", 'schedule = step(step_size=2, gamma=0.3, per="step")'],
+        lambda p: O.SGD(p, lr=0.5), steps=6, sched=lambda o: SCHED.StepLR(o, 2, 0.3)),
+    "sched_multistep": lambda n: small_case(
+        n, ["optimizer = sgd(lr=0.5, momentum=0.9)", 'schedule = multistep(milestones=[1, 3], per="step")'],
+        lambda p: O.SGD(p, lr=0.5, momentum=0.9), steps=6, sched=lambda o: SCHED.MultiStepLR(o, [1, 3])),
+    "sched_exponential": lambda n: small_case(
+        n, ["optimizer = adam(lr=0.05)", "schedule = exponential(gamma=0.5)"],
+        lambda p: O.Adam(p, lr=0.05), steps=6, sched=lambda o: SCHED.ExponentialLR(o, 0.5),
+        harness="--schedule-every 2"),
+    "sched_cosine": lambda n: small_case(
+        n, ["optimizer = sgd(lr=0.5)", 'schedule = cosine(t_max=4, eta_min=0.05, per="step")'],
+        lambda p: O.SGD(p, lr=0.5), steps=6, sched=lambda o: SCHED.CosineAnnealingLR(o, 4, 0.05)),
+    "sched_warmup": lambda n: small_case(
+        n, ["optimizer = sgd(lr=0.5)", 'schedule = warmup(total_iters=3, start_factor=0.25, per="step")'],
+        lambda p: O.SGD(p, lr=0.5), steps=6, sched=lambda o: SCHED.LinearLR(o, 0.25, total_iters=3)),
+}
+
+
+# ---- batchnorm in training mode -------------------------------------------
+
+BN_NET = """model bn_train
+input x[3, 5, 5]
+h = conv2d(x, 4, kernel=3, pad=1, name="conv") |> batchnorm(name="bn") |> relu
+logits = flatten(h) |> dense(3, name="fc")
+output logits
+
+train {
+  loss = cross_entropy(logits)
+  optimizer = sgd(lr=0.2, momentum=0.5)
+}
+"""
+
+
+def bn_train(name):
+    rng = rng_for(name)
+    steps, n = 5, 6
+    params = {
+        "conv.weight": f32(rng.uniform(-0.3, 0.3, (4, 3, 3, 3))), "conv.bias": f32(rng.uniform(-0.2, 0.2, 4)),
+        "bn.weight": f32(rng.uniform(0.5, 1.5, 4)), "bn.bias": f32(rng.uniform(-0.2, 0.2, 4)),
+        "bn.running_mean": f32(rng.uniform(-0.1, 0.1, 4)), "bn.running_var": f32(rng.uniform(0.8, 1.2, 4)),
+        "fc.weight": f32(rng.uniform(-0.2, 0.2, (3, 100))), "fc.bias": f32(rng.uniform(-0.1, 0.1, 3)),
+    }
+    x = f32(rng.standard_normal((steps, n, 3, 5, 5)) * 2 + 0.5)
+    y = rng.integers(0, 3, (steps, n)).astype(np.int32)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    bn = torch.nn.BatchNorm2d(4)
+    fc = torch.nn.Linear(100, 3)
+    mods = {"conv": conv, "bn": bn, "fc": fc}
+    for k, v in params.items():
+        m, role = k.split(".")
+        getattr(mods[m], role).data = torch.from_numpy(v.astype(np.float64))
+    trained = [conv.weight, conv.bias, bn.weight, bn.bias, fc.weight, fc.bias]
+    opt = O.SGD(trained, lr=0.2, momentum=0.5)
+    bn.train()
+    losses = []
+    for s in range(steps):
+        opt.zero_grad()
+        h = F.relu(bn(conv(torch.from_numpy(x[s].astype(np.float64)))))
+        loss = F.cross_entropy(fc(torch.flatten(h, 1)), torch.from_numpy(y[s].astype(np.int64)))
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    data = dict(params)
+    data.update({"in.x": x, "label.labels": y, "ref.loss": np.array(losses)})
+    for k in params:
+        m, role = k.split(".")
+        data["ref.final." + k] = getattr(mods[m], role).detach().numpy()
+    write(name, n, "--steps %d" % steps, BN_NET, data)
+
+
+CASES["bn_train"] = bn_train
+
+
+# ---- 100-step trajectories on Fashion-MNIST --------------------------------
+
+TRAJ_BN_NET = """# A small CNN with batchnorm (dropout off) for the trajectory test.
+model traj_bn
+input x[1, 28, 28]
+s1 = conv2d(x, 8, kernel=3, pad=1, bias=false, name="conv1") |> batchnorm(name="bn1") |> relu |> maxpool2d(2)
+s2 = conv2d(s1, 16, kernel=3, pad=1, bias=false, name="conv2") |> batchnorm(name="bn2") |> relu |> maxpool2d(2)
+logits = flatten(s2) |> dense(10, name="fc")
+output logits
+
+train {
+  loss = cross_entropy(logits)
+  optimizer = sgd(lr=0.01, momentum=0.9)
+}
+"""
+
+
+class TrajBn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(8)
+        self.conv2 = torch.nn.Conv2d(8, 16, 3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(16)
+        self.fc = torch.nn.Linear(16 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+TRAJ_STEPS = 100
+
+
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic = int.from_bytes(raw[0:4], "big")
+    count = int.from_bytes(raw[4:8], "big")
+    if magic == 0x803:
+        return np.frombuffer(raw, np.uint8, count * 784, 16).reshape(count, 1, 28, 28)
+    return np.frombuffer(raw, np.uint8, count, 8)
+
+
+def trajectory(name, net_text, module, opt, batch, f64=False):
+    """dlc's init(0) weights into `module`, then TRAJ_STEPS steps on the first
+    TRAJ_STEPS*batch training images, images scaled to [0, 1] in float32 as
+    examples/fashion_mnist.c does.  net_text is the network, or "models/X.net"
+    for a model of models/ (the case's third line `# net: models/X.net` then
+    makes the suite compile that file itself)."""
+    case = os.path.join(OUT, name + ".net")
+    opts = ("--fashion-mnist %s --seed 0 --steps %d --checkpoint-at 50 --asan" % (FMNIST, TRAJ_STEPS))
+    if f64:
+        opts += " --f64 --f32-start --rtol-first 1e-9 --rtol 1e-9 --atol 1e-6"  # ref.final is float32
+    os.makedirs(OUT, exist_ok=True)
+    with open(case, "w") as f:
+        f.write("# batch: %d\n# harness: %s\n" % (batch, opts))
+        if net_text.startswith("models/"):
+            f.write("# net: %s\n" % net_text)
+        else:
+            f.write(net_text)
+    net = os.path.join(ROOT, net_text) if net_text.startswith("models/") else case
+    build = os.path.join(ROOT, "build", "ref", name)
+    env = dict(os.environ, HARNESS_SRC="tests/train_harness.c examples/fashion_mnist.c", HARNESS_LIBS="-lz",
+               HARNESS_F64="1" if f64 else "0")
+    subprocess.run(["sh", os.path.join(ROOT, "tests", "build_model.sh"), net, build, "--batch", str(batch)],
+                   check=True, env=env)
+    init = os.path.join(build, "init.safetensors")
+    subprocess.run([os.path.join(build, "harness"), "--seed", "0", "--save-params", init], check=True)
+    state = {k: torch.from_numpy(v.astype(np.float64)) for k, v in st.load(init).items()}
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+    images = idx(os.path.join(FMNIST, "train-images-idx3-ubyte.gz"))
+    labels = idx(os.path.join(FMNIST, "train-labels-idx1-ubyte.gz"))
+    x = torch.from_numpy((images[:TRAJ_STEPS * batch].astype(np.float32) / np.float32(255)).astype(np.float64))
+    y = torch.from_numpy(labels[:TRAJ_STEPS * batch].astype(np.int64))
+    optimizer = opt(module.parameters())
+    module.train()
+    losses = []
+    for s in range(TRAJ_STEPS):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(module(x[s * batch:(s + 1) * batch]), y[s * batch:(s + 1) * batch])
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    data = {"ref.loss": np.array(losses)}
+    for k, v in module.state_dict().items():
+        if not k.endswith("num_batches_tracked"):
+            data["ref.final." + k] = f32(v.numpy())
+    st.save(os.path.join(OUT, name + ".safetensors"), data)
+    shutil.rmtree(build)
+
+
+CASES["traj_mlp"] = lambda n: trajectory(n, "models/mlp.net", torch_models.MLP(),
+                                         lambda p: O.SGD(p, lr=0.01, momentum=0.9), 64)
+# models/lenet5.net's 100 steps are chaotic in float32: rounding alone moves
+# PyTorch's own float32 run up to 5.7% (loss, step 97; 0.5-11% with other
+# optimizers and learning rates: near-ties of max pooling flip) away from its
+# float64 run, so they are checked in dlc's double build, to 1e-9, and the
+# float32 build is checked on the first 50 steps (traj_lenet5_f32, the same
+# data), before the divergence starts.
+CASES["traj_lenet5"] = lambda n: trajectory(n, "models/lenet5.net", torch_models.LeNet5(),
+                                            lambda p: O.Adam(p, lr=0.001), 64, f64=True)
+
+
+def traj_lenet5_f32(name):
+    with open(os.path.join(OUT, name + ".net"), "w") as f:
+        f.write("# batch: 64\n# harness: --fashion-mnist %s --seed 0 --steps 50 --losses-only\n"
+                "# net: models/lenet5.net\n# data: tests/train/traj_lenet5.safetensors\n" % FMNIST)
+
+
+CASES["traj_lenet5_f32"] = traj_lenet5_f32
+
+
+def main(names):
+    for name in names or sorted(CASES):
+        if name not in CASES:
+            sys.exit("gen_train: no case %s (cases: %s)" % (name, " ".join(sorted(CASES))))
+        CASES[name](name)
+        print("tests/train/%s" % name)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
