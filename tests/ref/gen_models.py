@@ -42,6 +42,7 @@ BATCH = 2                # compiled batch; the 224x224 models run one sample
 INPUTS = {               # per-sample input shapes
     "mlp": [1, 28, 28],
     "lenet5": [1, 28, 28],
+    "cnn_bn": [1, 28, 28],
     "vgg": [3, 32, 32],
     "resnet18": [3, 224, 224],
     "resnet_cifar": [3, 32, 32],

@@ -336,8 +336,32 @@ class Autoencoder(nn.Module):
         return self.decoder(code), code
 
 
+# ---- cnn_bn.net ---------------------------------------------------------
+
+class CnnBn(nn.Module):
+    """models/cnn_bn.net: two conv(no bias)-BN-ReLU-maxpool stages, dense 128 with dropout, 10.
+    dropout=p gives the model's rate; the trajectory test uses a twin without it."""
+
+    def __init__(self, dropout=0.3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(32)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(64)
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.fc2 = nn.Linear(128, 10)
+        self.p = dropout
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        x = F.dropout(F.relu(self.fc1(torch.flatten(x, 1))), self.p, self.training)
+        return self.fc2(x)
+
+
 MODELS = {
     "mlp": MLP,
+    "cnn_bn": CnnBn,
     "lenet5": LeNet5,
     "vgg": VGG,
     "resnet18": resnet18,
