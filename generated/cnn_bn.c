@@ -1145,6 +1145,7 @@ static void cnn_bn_info_set_lr(void *m, double lr) { cnn_bn_set_lr(m, lr); }
 static double cnn_bn_info_lr(const void *m) { return cnn_bn_lr(m); }
 static void cnn_bn_info_schedule_step(void *m) { cnn_bn_schedule_step(m); }
 static int64_t cnn_bn_info_step(const void *m) { return cnn_bn_step(m); }
+static void cnn_bn_info_check_finite(void *m, int on) { cnn_bn_check_finite(m, on); }
 static int cnn_bn_info_save_checkpoint(const void *m, const char *path)
 {
     return cnn_bn_save_checkpoint(m, path, NULL);
@@ -1163,7 +1164,7 @@ static const dlc_model_info cnn_bn_info_table = {
     1, cnn_bn_label_descs, CNN_BN_TRAINABLE_COUNT,
     cnn_bn_info_train_step, cnn_bn_info_compute_gradients, cnn_bn_info_eval_loss, cnn_bn_info_grads,
     cnn_bn_info_set_training, cnn_bn_info_set_lr, cnn_bn_info_lr, cnn_bn_info_schedule_step, cnn_bn_info_step,
-    cnn_bn_info_save_checkpoint, cnn_bn_info_load_checkpoint, NULL
+    cnn_bn_info_save_checkpoint, cnn_bn_info_load_checkpoint, NULL, cnn_bn_info_check_finite
 };
 
 const dlc_model_info *cnn_bn_info(void)

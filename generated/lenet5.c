@@ -942,6 +942,7 @@ static void lenet5_info_set_lr(void *m, double lr) { lenet5_set_lr(m, lr); }
 static double lenet5_info_lr(const void *m) { return lenet5_lr(m); }
 static void lenet5_info_schedule_step(void *m) { lenet5_schedule_step(m); }
 static int64_t lenet5_info_step(const void *m) { return lenet5_step(m); }
+static void lenet5_info_check_finite(void *m, int on) { lenet5_check_finite(m, on); }
 static int lenet5_info_save_checkpoint(const void *m, const char *path)
 {
     return lenet5_save_checkpoint(m, path, NULL);
@@ -960,7 +961,7 @@ static const dlc_model_info lenet5_info_table = {
     1, lenet5_label_descs, LENET5_TRAINABLE_COUNT,
     lenet5_info_train_step, lenet5_info_compute_gradients, lenet5_info_eval_loss, lenet5_info_grads,
     lenet5_info_set_training, lenet5_info_set_lr, lenet5_info_lr, lenet5_info_schedule_step, lenet5_info_step,
-    lenet5_info_save_checkpoint, lenet5_info_load_checkpoint, NULL
+    lenet5_info_save_checkpoint, lenet5_info_load_checkpoint, NULL, lenet5_info_check_finite
 };
 
 const dlc_model_info *lenet5_info(void)

@@ -586,6 +586,7 @@ static void mlp_info_set_lr(void *m, double lr) { mlp_set_lr(m, lr); }
 static double mlp_info_lr(const void *m) { return mlp_lr(m); }
 static void mlp_info_schedule_step(void *m) { mlp_schedule_step(m); }
 static int64_t mlp_info_step(const void *m) { return mlp_step(m); }
+static void mlp_info_check_finite(void *m, int on) { mlp_check_finite(m, on); }
 static int mlp_info_save_checkpoint(const void *m, const char *path)
 {
     return mlp_save_checkpoint(m, path, NULL);
@@ -604,7 +605,7 @@ static const dlc_model_info mlp_info_table = {
     1, mlp_label_descs, MLP_TRAINABLE_COUNT,
     mlp_info_train_step, mlp_info_compute_gradients, mlp_info_eval_loss, mlp_info_grads,
     mlp_info_set_training, mlp_info_set_lr, mlp_info_lr, mlp_info_schedule_step, mlp_info_step,
-    mlp_info_save_checkpoint, mlp_info_load_checkpoint, NULL
+    mlp_info_save_checkpoint, mlp_info_load_checkpoint, NULL, mlp_info_check_finite
 };
 
 const dlc_model_info *mlp_info(void)

@@ -343,6 +343,9 @@ typedef struct dlc_model_info {
     /* compiled with --input-grads: the gradient of the loss with respect to
      * input i after compute_gradients (n * inputs[i].count elements), else NULL */
     const dlc_float *(*input_grad)(void *m, int i);
+    /* on: train_step and compute_gradients fail with DLC_ERR_NONFINITE_LOSS
+     * (before the update) when the loss is NaN or infinite */
+    void (*check_finite)(void *m, int on);
 } dlc_model_info;
 
 #endif

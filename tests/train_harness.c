@@ -20,6 +20,10 @@
  * into a fresh model and finishes the S steps there: its losses and final
  * parameters must be bit-identical to the uninterrupted run's.
  * --schedule-every E calls schedule_step after every E steps (an "epoch").
+ * --expect-nonfinite S turns on the model's check of the loss and expects
+ * step S to fail with DLC_ERR_NONFINITE_LOSS, leaving the step count and
+ * the parameters as step S-1 left them (ref.loss and ref.final then
+ * describe S-1 steps).
  * --f32-start rounds the initial parameters to float32, as the file
  * --save-params writes (and PyTorch starts from) holds them: for the double
  * build (-DDLC_DOUBLE), where init() gives doubles.
@@ -32,7 +36,7 @@
  *
  * usage: train_harness DATA [--label L] [--steps S] [--n N] [--seed S]
  *            [--fashion-mnist DIR] [--rtol-first R] [--rtol R] [--atol A]
- *            [--checkpoint-at K] [--tmp DIR] [--schedule-every E]
+ *            [--checkpoint-at K] [--tmp DIR] [--schedule-every E] [--expect-nonfinite S]
  *            [--save-params FILE] [--losses-only] [--f32-start] [--verbose] */
 #include <errno.h>
 #include <math.h>
@@ -53,7 +57,7 @@ const dlc_model_info *MODEL_INFO(void);
 
 typedef struct options {
     const char *data, *label, *fmnist, *tmp, *save_params;
-    long steps, n, checkpoint_at, schedule_every;
+    long steps, n, checkpoint_at, schedule_every, expect_nonfinite;
     int have_seed, verbose, losses_only, f32_start;
     unsigned long long seed;
     double rtol_first, rtol, atol;
@@ -90,7 +94,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: train_harness DATA [--label L] [--steps S] [--n N] [--seed S]\n"
                     "           [--fashion-mnist DIR] [--rtol-first R] [--rtol R] [--atol A]\n"
-                    "           [--checkpoint-at K] [--tmp DIR] [--schedule-every E]\n"
+                    "           [--checkpoint-at K] [--tmp DIR] [--schedule-every E] [--expect-nonfinite S]\n"
                     "           [--save-params FILE] [--losses-only] [--f32-start] [--verbose]\n");
     exit(2);
 }
@@ -150,6 +154,8 @@ static void parse_args(int argc, char **argv, options *o)
             bad = parse_long(v, &o->n);
         else if (!strcmp(a, "--checkpoint-at"))
             bad = parse_long(v, &o->checkpoint_at);
+        else if (!strcmp(a, "--expect-nonfinite"))
+            bad = parse_long(v, &o->expect_nonfinite);
         else if (!strcmp(a, "--schedule-every"))
             bad = parse_long(v, &o->schedule_every);
         else if (!strcmp(a, "--seed")) {
@@ -446,6 +452,45 @@ static int check_resume(const dlc_model_info *info, const dlc_st_file *f, const 
     return rc;
 }
 
+/* Steps 1..S-1 as usual, then step S must stop on its non-finite loss
+ * before updating anything. */
+static int check_nonfinite(const dlc_model_info *info, void *m, const batches *b, const options *o,
+                           double *losses, options *used)
+{
+    long s = o->expect_nonfinite;
+    if (s < 1 || s > b->steps)
+        return fail("--expect-nonfinite %ld is outside 1..%ld", s, b->steps);
+    info->check_finite(m, 1);
+    if (train(info, m, b, o, 0, s - 1, losses))
+        return 1;
+    size_t bytes = info->param_count * sizeof(dlc_float);
+    dlc_float *before = malloc(bytes ? bytes : 1);
+    if (!before)
+        return fail("out of memory");
+    memcpy(before, info->params_data(m), bytes);
+    const dlc_float *in[16];
+    const void *labels[16];
+    for (int i = 0; i < info->ninputs; i++)
+        in[i] = b->in[i] + (size_t)(s - 1) * (size_t)b->n * elems(&info->inputs[i]);
+    for (int j = 0; j < info->nlabels; j++)
+        labels[j] = (const char *)b->labels[j] +
+                    (size_t)(s - 1) * (size_t)b->n * elems(&info->labels[j]) * label_size(&info->labels[j]);
+    dlc_float loss = 0;
+    int err = info->train_step(m, in, labels, (int)b->n, &loss);
+    int rc = 0;
+    if (err != DLC_ERR_NONFINITE_LOSS)
+        rc = fail("step %ld (loss %g) returned %d (%s), expected DLC_ERR_NONFINITE_LOSS", s, (double)loss, err,
+                  dlc_strerror(err));
+    else if (info->step_count(m) != s - 1)
+        rc = fail("after the failed step %ld the step count is %lld, expected %ld", s,
+                  (long long)info->step_count(m), s - 1);
+    else if (memcmp(before, info->params_data(m), bytes) != 0)
+        rc = fail("the failed step %ld changed the parameters", s);
+    free(before);
+    used->steps = s - 1;
+    return rc;
+}
+
 static int run(const dlc_model_info *info, void *m, const dlc_st_file *f, const options *o)
 {
     batches b = { 0, 0, NULL, NULL };
@@ -463,10 +508,12 @@ static int run(const dlc_model_info *info, void *m, const dlc_st_file *f, const 
         rc = fail("out of memory");
     options used = *o;
     used.steps = b.steps;
-    if (!rc)
+    if (!rc && o->expect_nonfinite)
+        rc = check_nonfinite(info, m, &b, o, losses, &used);
+    else if (!rc)
         rc = train(info, m, &b, o, 0, b.steps, losses);
-    if (!rc)
-        rc = check_losses(f, losses, &used, b.steps);
+    if (!rc && used.steps > 0)
+        rc = check_losses(f, losses, &used, used.steps);
     if (!rc && !o->losses_only)
         rc = check_params(info, m, f, &used);
     if (!rc && o->checkpoint_at >= 0)

@@ -383,7 +383,7 @@ static void emit_info(cg *g)
         emit_train_info(g);
     else
         sb_puts(c, ",\n    0, NULL, 0, /* no train section: no training entry points */\n"
-                   "    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL");
+                   "    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL");
     sb_puts(c, "\n};\n\n");
     sb_printf(c, "const dlc_model_info *%s_info(void)\n{\n    return &%s_info_table;\n}\n\n", m, m);
 }

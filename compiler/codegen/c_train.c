@@ -354,6 +354,7 @@ static void emit_info_wrappers(cg *g)
     sb_printf(c, "static double %s_info_lr(const void *m) { return %s_lr(m); }\n", m, m);
     sb_printf(c, "static void %s_info_schedule_step(void *m) { %s_schedule_step(m); }\n", m, m);
     sb_printf(c, "static int64_t %s_info_step(const void *m) { return %s_step(m); }\n", m, m);
+    sb_printf(c, "static void %s_info_check_finite(void *m, int on) { %s_check_finite(m, on); }\n", m, m);
     sb_printf(c, "static int %s_info_save_checkpoint(const void *m, const char *path)\n"
                  "{\n    return %s_save_checkpoint(m, path, NULL);\n}\n", m, m);
     sb_printf(c, "static int %s_info_load_checkpoint(void *m, const char *path)\n"
@@ -376,6 +377,7 @@ void emit_train_info(cg *g)
         sb_printf(c, ", %s_info_input_grad", m);
     else
         sb_puts(c, ", NULL");
+    sb_printf(c, ", %s_info_check_finite", m);
 }
 
 /* Called before the info table: the wrappers it points at. */

@@ -15,6 +15,7 @@ Cases:
            hyperparameters, 5 steps of a small dense net from the same state;
   pen_*, clip_*, sched_*   l1/l2 penalties, gradient clipping by norm and
            each learning-rate schedule, 5-6 steps;
+  nonfinite  the loss check: a step whose loss overflows fails, changing nothing;
   bn_train batchnorm in training mode: batch statistics and running
            statistics (momentum 0.1, unbiased running variance);
   traj_*   100 steps of models/mlp.net, models/lenet5.net and a batchnorm
@@ -173,6 +174,44 @@ CASES = {
         n, ["optimizer = sgd(lr=0.5)", 'schedule = warmup(total_iters=3, start_factor=0.25, per="step")'],
         lambda p: O.SGD(p, lr=0.5), steps=6, sched=lambda o: SCHED.LinearLR(o, 0.25, total_iters=3)),
 }
+
+
+# ---- a loss that overflows float --------------------------------------------
+
+NONFINITE_NET = """model nonfinite
+input x[6]
+y = dense(x, 2, name="fc")
+output y
+
+train {
+  loss = mse(y)
+  optimizer = sgd(lr=0.1)
+}
+"""
+
+
+def nonfinite(name):
+    """Step 2's input holds 1e25: its squared error overflows float (not
+    float64), so with the check on, step 2 must fail and change nothing."""
+    rng = rng_for(name)
+    params = {"fc.weight": f32(rng.uniform(-0.5, 0.5, (2, 6))), "fc.bias": f32(rng.uniform(-0.1, 0.1, 2))}
+    x = f32(rng.standard_normal((2, 3, 6)))
+    x[1, 0, 0] = 1e25
+    t = f32(rng.standard_normal((2, 3, 2)))
+    w = {k: torch.tensor(v.astype(np.float64), requires_grad=True) for k, v in params.items()}
+    opt = O.SGD([w["fc.weight"], w["fc.bias"]], lr=0.1)
+    loss = F.mse_loss(F.linear(torch.from_numpy(x[0].astype(np.float64)), w["fc.weight"], w["fc.bias"]),
+                      torch.from_numpy(t[0].astype(np.float64)))
+    loss.backward()
+    opt.step()
+    data = dict(params)
+    data.update({"in.x": x, "label.target": t, "ref.loss": np.array([loss.item()])})
+    for k in params:
+        data["ref.final." + k] = w[k].detach().numpy()
+    write(name, 3, "--expect-nonfinite 2", NONFINITE_NET, data)
+
+
+CASES["nonfinite"] = nonfinite
 
 
 # ---- batchnorm in training mode -------------------------------------------
