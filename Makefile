@@ -18,7 +18,7 @@ RUNTIME64_OBJ = $(RUNTIME_SRC:%.c=$(B)/obj64/%.o)
 
 MODELS    = $(wildcard models/*.net)
 
-.PHONY: all deps demo test test-asan diag-golden generated bench clean asan
+.PHONY: all deps demo test test-asan diag-golden generated bench bench-accuracy clean asan
 
 all: $(B)/dlc $(B)/libdlcrt.a $(B)/libdlcrt_f64.a
 
@@ -101,13 +101,31 @@ asan:
 test-asan: deps all $(B)/test-runner asan
 	DLC=build/asan/dlc UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./$(B)/test-runner
 
-# The demo (examples/demo.sh): dlc compiles $(DEMO_NET) into $(DEMO)/, and
-# examples/infer.c runs it on Fashion-MNIST.  `make demo ARGS="--limit 1000"`.
+# The demo (examples/demo.sh): dlc compiles models/lenet5.net and the
+# trainer trains it on Fashion-MNIST.  `make demo ARGS="--epochs 20"`.
+# examples/infer.c runs $(DEMO_NET) (inference only) from $(DEMO)/.
 DEMO     = $(B)/demo
 DEMO_NET ?= models/lenet5.net
 
 demo:
 	@MAKE="$(MAKE)" sh examples/demo.sh $(ARGS)
+
+# The trainer (examples/train.c) for models/<name>.net: `make build/train/mlp/train`.
+# It reaches the model through <model>_info(); its default --epochs is the
+# train section's `epochs` (10 when absent).
+TRAIN_SRC = examples/train.c examples/plot.c examples/fashion_mnist.c
+TRAIN_DEP = $(TRAIN_SRC) examples/plot.h examples/fashion_mnist.h runtime/dlc_runtime.h
+net_model  = $(shell sed -n 's/^[[:space:]]*model[[:space:]][[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\).*/\1/p' $(1) | head -n 1)
+net_epochs = $(or $(shell sed -n 's/^[[:space:]]*epochs[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' $(1) | head -n 1),10)
+
+.PRECIOUS: $(B)/train/%/model.c
+$(B)/train/%/model.c: models/%.net $(B)/dlc
+	@mkdir -p $(dir $@)
+	./$(B)/dlc $< -o $@
+
+$(B)/train/%/train: $(B)/train/%/model.c $(TRAIN_DEP) $(B)/libdlcrt.a
+	$(CC) $(CFLAGS_ALL) -Werror -Iruntime -Iexamples -DMODEL_INFO=$(call net_model,models/$*.net)_info \
+	    -DTRAIN_EPOCHS=$(call net_epochs,models/$*.net) -o $@ $(TRAIN_SRC) $< $(B)/libdlcrt.a -lz -lm
 
 $(DEMO)/lenet5.c: $(DEMO_NET) $(B)/dlc
 	@mkdir -p $(DEMO)
@@ -118,8 +136,14 @@ $(DEMO)/infer: examples/infer.c examples/fashion_mnist.c examples/fashion_mnist.
 	$(CC) $(CFLAGS_ALL) -Werror -Iruntime -Iexamples -I$(DEMO) -o $@ \
 	    examples/infer.c examples/fashion_mnist.c $(DEMO)/lenet5.c $(B)/libdlcrt.a -lz -lm
 
+# Every benchmark (bench/run.sh, bench/README.md); targets, not tests.
 bench: all
-	@sh bench/run.sh
+	@MAKE="$(MAKE)" sh bench/run.sh
+
+# Fashion-MNIST accuracy of mlp, lenet5 and cnn_bn trained by generated code
+# (bench/README.md); long: about 40 minutes on 2 cores.
+bench-accuracy: all
+	@MAKE="$(MAKE)" sh bench/accuracy.sh $(MODELS_ACC)
 
 clean:
 	rm -rf $(B) build

@@ -92,9 +92,11 @@ static int short_read(const idx_file *f, const char *where, char *msg,
     if (zerr == Z_ERRNO)
         return fail(msg, msgsize, FMNIST_ERR_READ, "%s: read error %s: %s",
                     f->path, where, strerror(errno));
+    /* zlib inflates ahead of the reads: the damage is at `where` or further on */
     if (zerr != Z_OK && zerr != Z_BUF_ERROR)
-        return fail(msg, msgsize, FMNIST_ERR_READ, "%s: corrupt gzip data %s: %s",
-                    f->path, where, ztext);
+        return fail(msg, msgsize, FMNIST_ERR_READ,
+                    "%s: corrupt gzip data (%s), noticed %s; zlib reads ahead, so the "
+                    "damage may lie further on", f->path, ztext, where);
     return fail(msg, msgsize, FMNIST_ERR_READ, "%s: truncated: the file ends %s",
                 f->path, where);
 }
