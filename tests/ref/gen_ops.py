@@ -677,6 +677,24 @@ def _(c):
     c.output("y", F.linear(t.transpose(1, 2), w2, b2))
 
 
+# ---- op families in their own files ----------------------------------------
+# tests/ref/cases_<family>.py holds the cases of a family (sequence layers,
+# attention, ...): its register(case, F) adds them with the decorator above.
+
+def _load_families():
+    import glob
+    import importlib.util
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(here, "cases_*.py"))):
+        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.register(case, F)
+
+
+_load_families()
+
+
 # Cases compiled for a larger batch than their data holds, so that forward
 # runs with n < batch (the arena and the loops are sized for the batch).
 LARGER_BATCH = {
