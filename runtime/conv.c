@@ -7,6 +7,7 @@
  * needs no workspace.  The caller owns all memory; nothing is allocated. */
 #include <string.h>
 
+#include "conv_internal.h"
 #include "dlc_runtime.h"
 
 /* True when the convolution is a pointwise GEMM over the input as is:
@@ -76,8 +77,8 @@ static void dlc_im2col_row(const dlc_conv2d_shape *s, const dlc_float *x,
 }
 
 /* cols[cg*kh*kw][oh*ow] for the cg channels of one group starting at x. */
-static void dlc_im2col(const dlc_conv2d_shape *s, int cg, const dlc_float *x,
-                       dlc_float *cols)
+void dlc__im2col(const dlc_conv2d_shape *s, int cg, const dlc_float *x,
+                 dlc_float *cols)
 {
     size_t ohw = (size_t)s->oh * s->ow, hw = (size_t)s->h * s->w;
     int ci, ki, kj;
@@ -125,7 +126,7 @@ void dlc_conv2d(const dlc_conv2d_shape *s, int n, const dlc_float *x,
             dlc_float *yg = y + ((size_t)b * s->k + (size_t)g * kg) * ohw;
             const dlc_float *cols = xg;
             if (!pointwise) {
-                dlc_im2col(s, cg, xg, ws);
+                dlc__im2col(s, cg, xg, ws);
                 cols = ws;
             }
             dlc_gemm(0, 0, kg, ohw, ckk, 1, w + (size_t)g * kg * ckk, ckk,

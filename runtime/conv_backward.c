@@ -6,13 +6,14 @@
  *                     dW_g = sum over samples of dy_g cols(x_g)^T
  *   conv_transpose2d: dx = conv2d_dual(dy)
  *                     dW_g = sum over samples of x_g cols_dual(dy_g)^T
- * cols() is conv.c's im2col (a copy: conv.c keeps its own static), into
+ * cols() is conv.c's im2col (conv_internal.h), into
  * the workspace; the weight gradient is one dlc_gemm per sample and group
  * accumulating into dW.  The workspaces are the forward ones, and a
  * pointwise (1x1, stride 1, unpadded) layer needs none.  Nothing is
  * allocated. */
 #include <string.h>
 
+#include "conv_internal.h"
 #include "dlc_runtime.h"
 
 /* The same geometry seen from the other side: the convolution whose
@@ -31,64 +32,6 @@ static int dlc_convb_is_pointwise(const dlc_conv2d_shape *s)
 {
     return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 &&
            s->ph == 0 && s->pw == 0 && s->h == s->oh && s->w == s->ow;
-}
-
-/* The range [*lo, *hi) of o in [0, count) with o * stride + offset in
- * [0, size), so the copy loops carry no bounds test (as conv.c). */
-static void dlc_convb_range(int count, int stride, int offset, int size,
-                            int *lo, int *hi)
-{
-    int a = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-    int b = size - offset <= 0 ? 0 : (size - offset + stride - 1) / stride;
-
-    *lo = a < count ? a : count;
-    *hi = b < count ? b : count;
-    if (*hi < *lo)
-        *hi = *lo;
-}
-
-/* Row (ki, kj) of the unfolding of one input plane x[h][w]: row[oy][ox] =
- * x[oy*sh - ph + ki*dh][ox*sw - pw + kj*dw], zero outside the plane. */
-static void dlc_convb_im2col_row(const dlc_conv2d_shape *s, const dlc_float *x,
-                                 int ki, int kj, dlc_float *DLC_RESTRICT row)
-{
-    int lo, hi, oy, ox, off = kj * s->dw - s->pw;
-
-    dlc_convb_range(s->ow, s->sw, off, s->w, &lo, &hi);
-    for (oy = 0; oy < s->oh; oy++) {
-        int iy = oy * s->sh - s->ph + ki * s->dh;
-        dlc_float *dst = row + (size_t)oy * s->ow;
-        const dlc_float *src;
-        if (iy < 0 || iy >= s->h) {
-            memset(dst, 0, (size_t)s->ow * sizeof *dst);
-            continue;
-        }
-        src = x + (size_t)iy * s->w;
-        for (ox = 0; ox < lo; ox++)
-            dst[ox] = 0;
-        if (s->sw == 1)
-            memcpy(dst + lo, src + lo + off, (size_t)(hi - lo) * sizeof *dst);
-        else
-            for (ox = lo; ox < hi; ox++)
-                dst[ox] = src[ox * s->sw + off];
-        for (ox = hi; ox < s->ow; ox++)
-            dst[ox] = 0;
-    }
-}
-
-/* cols[cg*kh*kw][oh*ow] for the cg input channels of one group at x. */
-static void dlc_convb_im2col(const dlc_conv2d_shape *s, int cg,
-                             const dlc_float *x, dlc_float *cols)
-{
-    size_t ohw = (size_t)s->oh * s->ow, hw = (size_t)s->h * s->w;
-    int ci, ki, kj;
-
-    for (ci = 0; ci < cg; ci++)
-        for (ki = 0; ki < s->kh; ki++)
-            for (kj = 0; kj < s->kw; kj++)
-                dlc_convb_im2col_row(s, x + ci * hw, ki, kj,
-                                     cols + (((size_t)ci * s->kh + ki) *
-                                             s->kw + kj) * ohw);
 }
 
 /* dw[k][c/g*kh*kw] = sum over samples of dy_g[kg][oh*ow] cols(x_g)^T for
@@ -113,7 +56,7 @@ static void dlc_convb_weight(const dlc_conv2d_shape *s, int n,
                 dy + ((size_t)b * s->k + (size_t)g * kg) * ohw;
             const dlc_float *cols = xg;
             if (!pointwise) {
-                dlc_convb_im2col(s, cg, xg, ws);
+                dlc__im2col(s, cg, xg, ws);
                 cols = ws;
             }
             dlc_gemm(0, 1, kg, ckk, ohw, 1, dyg, ohw, cols, ohw, b == 0 ? 0 : 1,
