@@ -95,6 +95,7 @@ typedef struct ir_node {
     /* training */
     int training;       /* training-mode semantics (batch statistics, dropout) */
     int is_loss;        /* the loss, computed only by the training step */
+    double loss_weight; /* a loss term's factor in the train section's sum (0: 1) */
     int backward;       /* part of the backward pass */
     const struct ir_node *fwd; /* backward nodes: the forward node they differentiate */
     const char *out_roles[4];  /* names of the outputs in the kernel ("dx", "dweight"), or NULL */

@@ -1233,41 +1233,58 @@ static void lower_stmts(lower_ctx *c, scope *s, const stmt *body, lval *ret)
 /* Lowers `loss = name(pred, ...)`: a loss op appended to the graph, whose
  * label or target input it declares itself.  The settings around it are
  * read by train_spec_parse. */
-static void lower_loss(lower_ctx *c, scope *s, const model_def *m, const train_item *t)
+/* The loss op a call names, or NULL after an error listing the losses. */
+static const op_def *loss_op(lower_ctx *c, const expr *e)
 {
-    const expr *e = t->value;
     const op_def *op = e->kind == EXPR_CALL || e->kind == EXPR_NAME ? op_lookup_kind(e->str, OP_LOSS) : NULL;
-    if (!op) {
-        const char *names[32];
-        int n = 0;
-        for (const op_def *const *l = op_losses(); *l && n < 31; l++)
-            if ((*l)->kind == OP_LOSS) {
-                names[n++] = (*l)->name;
-                if ((*l)->alias)   /* mae for l1 */
-                    names[n++] = (*l)->alias;
+    if (op)
+        return op;
+    const char *names[32];
+    int n = 0;
+    for (const op_def *const *l = op_losses(); *l && n < 31; l++)
+        if ((*l)->kind == OP_LOSS) {
+            names[n++] = (*l)->name;
+            if ((*l)->alias)   /* mae for l1 */
+                names[n++] = (*l)->alias;
+        }
+    strbuf all = { 0 };
+    for (int i = 0; i < n; i++)
+        sb_printf(&all, "%s%s", i ? ", " : "", names[i]);
+    const char *best = e->kind == EXPR_CALL || e->kind == EXPR_NAME ? suggest(e->str, names, n) : NULL;
+    if (e->kind != EXPR_CALL && e->kind != EXPR_NAME)
+        diag_error(c->d, e->loc, "loss: expected a call such as cross_entropy(%s), or a sum of such calls "
+                   "with optional factors (0.5 * mse(y) + l1(z))",
+                   c->g->noutputs ? c->g->output_names[0] : "logits");
+    else if (best)
+        diag_error(c->d, callee_loc(e), "unknown loss '%s' (did you mean '%s'?)", e->str, best);
+    else
+        diag_error(c->d, callee_loc(e), "unknown loss '%s' (one of: %s)", e->str, all.data);
+    sb_free(&all);
+    return NULL;
+}
+
+/* One term `[number *] loss(...)` (or `loss(...) * number`): its [1] value, or -1. */
+static int lower_loss_term(lower_ctx *c, scope *s, const expr *e)
+{
+    double weight = 1;
+    if (e->kind == EXPR_BINARY && e->op == '*') {
+        const expr *num = e->lhs->kind == EXPR_NUMBER ? e->lhs : e->rhs->kind == EXPR_NUMBER ? e->rhs : NULL;
+        if (num) {
+            weight = num->num;
+            e = num == e->lhs ? e->rhs : e->lhs;
+            if (weight == 0) {
+                diag_error(c->d, num->loc, "a loss term's factor must not be 0 (leave the term out)");
+                return -1;
             }
-        strbuf all = { 0 };
-        for (int i = 0; i < n; i++)
-            sb_printf(&all, "%s%s", i ? ", " : "", names[i]);
-        const char *best = e->kind == EXPR_CALL || e->kind == EXPR_NAME ? suggest(e->str, names, n) : NULL;
-        if (e->kind != EXPR_CALL && e->kind != EXPR_NAME)
-            diag_error(c->d, e->loc, "loss: expected a call such as cross_entropy(%s)",
-                       c->g->noutputs ? c->g->output_names[0] : "logits");
-        else if (best)
-            diag_error(c->d, callee_loc(e), "unknown loss '%s' (did you mean '%s'?)", e->str, best);
-        else
-            diag_error(c->d, callee_loc(e), "unknown loss '%s' (one of: %s)", e->str, all.data);
-        sb_free(&all);
-        return;
+        }
     }
+    const op_def *op = loss_op(c, e);
+    if (!op)
+        return -1;
     if (e->kind != EXPR_CALL || !e->args || e->args->key) {
         diag_error(c->d, e->loc, "%s: the first argument names the tensor the loss is computed on", e->str);
-        return;
+        return -1;
     }
-    c->stmt_base = "loss";
-    c->stmt_index = 0;
-    c->stmt_loc = t->loc;
-    c->depth_reported = 0;
     s->current = NULL;
     call_args *ca = malloc(sizeof *ca);
     if (!ca)
@@ -1276,14 +1293,67 @@ static void lower_loss(lower_ctx *c, scope *s, const model_def *m, const train_i
     lval v = call_op(c, s, op, e, ca);
     free(ca);
     if (v.kind != LV_TENSOR)
-        return;
+        return -1;
     ir_value *loss = c->g->values[v.tensor];
     ir_node *n = c->g->nodes[loss->producer];
     n->is_loss = 1;
+    n->loss_weight = weight;
     loss->unbatched = 1;
     loss->train_only = 1;
-    loss->name = "loss";
-    c->g->loss = loss->id;
+    return loss->id;
+}
+
+/* Collects the terms of a sum into terms[]; returns their number (or -1). */
+static int loss_terms(lower_ctx *c, const expr *e, const expr **terms, int n, int cap)
+{
+    if (e->kind == EXPR_BINARY && e->op == '+') {
+        n = loss_terms(c, e->lhs, terms, n, cap);
+        return n < 0 ? n : loss_terms(c, e->rhs, terms, n, cap);
+    }
+    if (n == cap) {
+        diag_error(c->d, e->loc, "a loss may sum at most %d terms", cap);
+        return -1;
+    }
+    terms[n] = e;
+    return n + 1;
+}
+
+/* `loss = term + term ...`: each term a loss op node (is_loss, with its
+ * factor), and for several terms a loss_sum node adding them, the value
+ * minimised. */
+static void lower_loss(lower_ctx *c, scope *s, const model_def *m, const train_item *t)
+{
+    const expr *terms[16];
+    int nterms = loss_terms(c, t->value, terms, 0, 16);
+    if (nterms < 1)
+        return;
+    c->stmt_base = "loss";
+    c->stmt_index = 0;
+    c->stmt_loc = t->loc;
+    c->depth_reported = 0;
+    int values[16], ok = 1;
+    for (int i = 0; i < nterms; i++) {
+        values[i] = lower_loss_term(c, s, terms[i]);
+        ok &= values[i] >= 0;
+    }
+    if (!ok)
+        return;
+    int total = values[0];
+    if (nterms > 1) {
+        ir_node *n = ir_add_node(c->g, op_lookup_kind("loss_sum", OP_INTERNAL), t->loc);
+        for (int i = 0; i < nterms; i++)
+            ir_node_add_input(c->g, n, values[i]);
+        ir_value *v = ir_node_add_output(c->g, n);
+        int64_t one = 1;
+        v->shape = shape_make(1, &one);
+        v->unbatched = 1;
+        v->train_only = 1;
+        n->is_loss = 1;
+        n->label = "loss";
+        total = v->id;
+    }
+    c->g->values[total]->name = "loss";
+    c->g->loss = total;
     (void)m;
 }
 

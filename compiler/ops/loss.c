@@ -52,6 +52,32 @@ static shape label_shape(const shape *pred)
     return s;
 }
 
+/* The label or target: the loss's second argument when the model gives one
+ * (`mse(xhat, x)`, the autoencoder's own input), checked against what the
+ * loss needs; else a label input of the training functions. */
+static int label_or_input(op_ctx *c, const char *name, shape s, dtype dt)
+{
+    if (c->n->nin < 2) {
+        op_label_input(c, name, s, dt);
+        return 0;
+    }
+    const ir_value *t = c->g->values[c->n->in[1]];
+    char want[64], got[64];
+    if (t->dtype != dt) {
+        op_error(c, "the %s must be %s, this one holds %s", name, dt == DT_I32 ? "int (class indices)" : "float",
+                 t->dtype == DT_I32 ? "ints" : "floats");
+        op_note_input(c, 1);
+        return -1;
+    }
+    if (!shape_equal(&t->shape, &s)) {
+        op_error(c, "the %s must have shape %s per sample, this one has %s", name, shape_str(&s, want),
+                 shape_str(&t->shape, got));
+        op_note_input(c, 1);
+        return -1;
+    }
+    return 0;
+}
+
 static int class_index_infer(op_ctx *c)
 {
     const shape *pred = op_in_shape(c, 0);
@@ -60,7 +86,8 @@ static int class_index_infer(op_ctx *c)
         op_note_input(c, 0);
         return -1;
     }
-    op_label_input(c, "labels", label_shape(pred), DT_I32);
+    if (label_or_input(c, "labels", label_shape(pred), DT_I32))
+        return -1;
     *op_out_shape(c, 0) = scalar_shape();
     return 0;
 }
@@ -78,7 +105,8 @@ static int hinge_infer(op_ctx *c)
 
 static int same_shape_infer(op_ctx *c)
 {
-    op_label_input(c, "target", *op_in_shape(c, 0), DT_F32);
+    if (label_or_input(c, "target", *op_in_shape(c, 0), DT_F32))
+        return -1;
     *op_out_shape(c, 0) = scalar_shape();
     return 0;
 }
@@ -105,9 +133,14 @@ static void emit_class_dims(emit_ctx *e, const shape *pred)
          (long long)(shape_count(pred) / pred->d[0]));
 }
 
-static const char *mean_divisor(const ir_node *n)
+/* What the summed loss is divided by: n * POS for the mean, else 1; a term
+ * of a weighted sum (0.5 * mse(y) + ...) divides that by its factor. */
+static const char *mean_divisor(emit_ctx *e, const ir_node *n)
 {
-    return strcmp(node_str(n, "reduction"), "mean") == 0 ? "(dlc_float)n * POS" : "(dlc_float)1";
+    const char *d = strcmp(node_str(n, "reduction"), "mean") == 0 ? "(dlc_float)n * POS" : "(dlc_float)1";
+    if (n->loss_weight == 0 || n->loss_weight == 1)
+        return d;
+    return arena_printf(e->g->a, "%s / %s", d, emit_float(e, n->loss_weight));
 }
 
 /* A backward node's forward attribute as a C constant "const dlc_float NAME = v;". */
@@ -139,7 +172,7 @@ static void ce_emit(emit_ctx *e)
     emit(e, "        dlc_float lse = max + dlc_log(sum);");
     emit(e, "        total += (1 - eps) * (lse - x[x1[s * POS + p] * POS]) + eps * (lse - mean_x / C);");
     emit(e, "    }");
-    emit(e, "y0[0] = (dlc_float)(total / (%s));", mean_divisor(e->n));
+    emit(e, "y0[0] = (dlc_float)(total / (%s));", mean_divisor(e, e->n));
 }
 
 /* dx = ((1-eps) onehot... ): softmax(x) - (1-eps)*onehot(label) - eps/C, over the divisor. */
@@ -148,7 +181,7 @@ static void ce_grad_emit(emit_ctx *e)
     const shape *pred = emit_in_shape(e, 0);
     emit_class_dims(e, pred);
     emit(e, "const dlc_float eps = %s, scale = 1 / (%s);", emit_float(e, node_float(e->n->fwd, "label_smoothing")),
-         mean_divisor(e->n->fwd));
+         mean_divisor(e, e->n->fwd));
     emit(e, "for (int s = 0; s < n; s++)");
     emit(e, "    for (int p = 0; p < POS; p++) {");
     emit(e, "        const dlc_float *x = pred + (int64_t)s * C * POS + p;");
@@ -172,14 +205,14 @@ static void nll_emit(emit_ctx *e)
     emit(e, "for (int s = 0; s < n; s++)");
     emit(e, "    for (int p = 0; p < POS; p++)");
     emit(e, "        total -= x0[((int64_t)s * C + x1[s * POS + p]) * POS + p];");
-    emit(e, "y0[0] = (dlc_float)(total / (%s));", mean_divisor(e->n));
+    emit(e, "y0[0] = (dlc_float)(total / (%s));", mean_divisor(e, e->n));
 }
 
 /* dx = -onehot(label), over the divisor. */
 static void nll_grad_emit(emit_ctx *e)
 {
     emit_class_dims(e, emit_in_shape(e, 0));
-    emit(e, "const dlc_float scale = 1 / (%s);", mean_divisor(e->n->fwd));
+    emit(e, "const dlc_float scale = 1 / (%s);", mean_divisor(e, e->n->fwd));
     emit(e, "for (int64_t i = 0; i < (int64_t)n * C * POS; i++)");
     emit(e, "    dx[i] = 0;");
     emit(e, "for (int s = 0; s < n; s++)");
@@ -205,7 +238,7 @@ static void hinge_emit(emit_ctx *e)
     emit(e, "    }");
     emit(e, "    total += sum / C;");
     emit(e, "}");
-    emit(e, "y0[0] = (dlc_float)(total / (%s));", mean_divisor(e->n));
+    emit(e, "y0[0] = (dlc_float)(total / (%s));", mean_divisor(e, e->n));
 }
 
 /* Each violated margin (z > 0, as torch: none at z == 0) adds 1 to dx[c] and
@@ -214,7 +247,7 @@ static void hinge_grad_emit(emit_ctx *e)
 {
     emit_class_dims(e, emit_in_shape(e, 0));
     emit(e, "%s", attr_const(e, e->n->fwd, "margin", "MARGIN"));
-    emit(e, "const dlc_float scale = 1 / ((dlc_float)C * (%s));", mean_divisor(e->n->fwd));
+    emit(e, "const dlc_float scale = 1 / ((dlc_float)C * (%s));", mean_divisor(e, e->n->fwd));
     emit(e, "for (int s = 0; s < n; s++) {");
     emit(e, "    const dlc_float *x = pred + (int64_t)s * C;");
     emit(e, "    dlc_float *d = dx + (int64_t)s * C;");
@@ -247,7 +280,7 @@ static void emit_pointwise(emit_ctx *e, const char *consts, const char *body)
     e->indent--;
     emit(e, "    total += l;");
     emit(e, "}");
-    emit(e, "y0[0] = (dlc_float)(total / (%s));", mean_divisor(e->n));
+    emit(e, "y0[0] = (dlc_float)(total / (%s));", mean_divisor(e, e->n));
 }
 
 /* Its backward: `body` declares d, the derivative of the element's term. */
@@ -256,7 +289,7 @@ static void emit_pointwise_grad(emit_ctx *e, const char *consts, const char *bod
     emit(e, "enum { POS = %lld }; /* elements per sample */", (long long)shape_count(emit_in_shape(e, 0)));
     if (consts)
         emit(e, "%s", consts);
-    emit(e, "const dlc_float scale = 1 / (%s);", mean_divisor(e->n->fwd));
+    emit(e, "const dlc_float scale = 1 / (%s);", mean_divisor(e, e->n->fwd));
     emit(e, "for (int64_t i = 0; i < (int64_t)n * POS; i++) {");
     emit(e, "    const dlc_float x = pred[i], t = target[i];");
     e->indent++;
@@ -354,6 +387,12 @@ static void bce_logits_grad_emit(emit_ctx *e)
  * (prediction, labels or target), the kernel's `pred` and `labels`/`target`. */
 static int loss_grad(grad_ctx *c)
 {
+    if (c->n->nin > 1 && grad_needs_dx(c, 1)) {
+        /* as .detach() would make it in PyTorch, but said rather than assumed */
+        diag_error(c->d, c->n->loc, "%s: the target depends on trained parameters, and dlc does not "
+                   "differentiate a loss with respect to its target", c->n->op->name);
+        return -1;
+    }
     if (!grad_needs_dx(c, 0))
         return 0;
     char op[64];
@@ -368,7 +407,7 @@ static int loss_grad(grad_ctx *c)
 }
 
 #define LOSS(var, nm, alias, summary, attrs, infer, emitter)                                    \
-    const op_def var = { nm, alias, summary, 1, 1, 1, attrs, infer, loss_flops, NULL, emitter, 0, \
+    const op_def var = { nm, alias, summary, 1, 2, 1, attrs, infer, loss_flops, NULL, emitter, 0, \
                          loss_grad, NULL, OP_LOSS, 0, 0 };
 #define LOSS_GRAD(var, nm, emitter)                                                           \
     const op_def var = { nm, NULL, "backward of a loss", 2, 2, 1, NULL, NULL, loss_flops, NULL, \
@@ -410,7 +449,43 @@ LOSS_GRAD(op_nll_grad, "nll_grad", nll_grad_emit)
 LOSS_GRAD(op_hinge_grad, "hinge_grad", hinge_grad_emit)
 
 /* In the order the docs and the "unknown loss" message list them. */
+/* ---- loss_sum: the train section's `a + 0.5 * b`, each term weighted ---- */
+
+static int loss_sum_infer(op_ctx *c)
+{
+    *op_out_shape(c, 0) = scalar_shape();
+    return 0;
+}
+
+static void loss_sum_emit(emit_ctx *e)
+{
+    strbuf sum = { 0 };
+    for (int k = 0; k < e->n->nin; k++)
+        sb_printf(&sum, "%sx%d[0]", k ? " + " : "", k);
+    emit(e, "(void)n;");
+    emit(e, "y0[0] = %s;", sum.data);
+    sb_free(&sum);
+}
+
+static int64_t loss_sum_flops(const ir_graph *g, const ir_node *n)
+{
+    (void)g;
+    return n->nin;
+}
+
+/* Each term is a loss node of its own, differentiated with its factor. */
+static int loss_sum_grad(grad_ctx *c)
+{
+    (void)c;
+    return 0;
+}
+
+static const op_def op_loss_sum = { "loss_sum", NULL, "the sum of a train section's loss terms", 2, -1, 1, NULL,
+                                    loss_sum_infer, loss_sum_flops, NULL, loss_sum_emit, 0, loss_sum_grad,
+                                    NULL, OP_INTERNAL, 0, 0 };
+
 const op_def *const loss_ops[] = {
+    &op_loss_sum,
     &op_mse, &op_l1, &op_huber, &op_smooth_l1, &op_bce, &op_bce_logits,
     &op_cross_entropy, &op_nll, &op_hinge,
     &op_mse_grad, &op_l1_grad, &op_huber_grad, &op_smooth_l1_grad, &op_bce_grad, &op_bce_logits_grad,

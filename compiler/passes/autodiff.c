@@ -134,10 +134,24 @@ ir_value *op_train_out(op_ctx *c, const char *role, shape s, int unbatched)
     return v;
 }
 
+/* A second loss's label input gets the name with a suffix: target_2. */
+static const char *unique_input_name(ir_graph *g, const char *name)
+{
+    const char *try = name;
+    for (int k = 2;; k++) {
+        int taken = 0;
+        for (int i = 0; i < g->ninputs && !taken; i++)
+            taken = strcmp(g->values[g->inputs[i]]->name, try) == 0;
+        if (!taken)
+            return try;
+        try = arena_printf(g->a, "%s_%d", name, k);
+    }
+}
+
 ir_value *op_label_input(op_ctx *c, const char *name, shape s, dtype dt)
 {
     ir_value *v = ir_add_value(c->g, VAL_INPUT, s, c->n->loc);
-    v->name = name;
+    v->name = unique_input_name(c->g, name);
     v->dtype = dt;
     v->train_only = 1;
     VEC_PUSH(c->g->a, c->g->inputs, c->g->ninputs, c->g->inputs_cap, v->id);

@@ -15,6 +15,7 @@ Cases:
            hyperparameters, 5 steps of a small dense net from the same state;
   pen_*, clip_*, sched_*   l1/l2 penalties, gradient clipping by norm and
            each learning-rate schedule, 5-6 steps;
+  loss_terms a weighted sum of losses, one against the model's input;
   nonfinite  the loss check: a step whose loss overflows fails, changing nothing;
   bn_train batchnorm in training mode: batch statistics and running
            statistics (momentum 0.1, unbiased running variance);
@@ -174,6 +175,58 @@ CASES = {
         n, ["optimizer = sgd(lr=0.5)", 'schedule = warmup(total_iters=3, start_factor=0.25, per="step")'],
         lambda p: O.SGD(p, lr=0.5), steps=6, sched=lambda o: SCHED.LinearLR(o, 0.25, total_iters=3)),
 }
+
+
+# ---- a loss of several weighted terms, one against a model tensor -----------
+
+TERMS_NET = """model terms
+input x[6]
+h = dense(x, 6, name="enc") |> tanh
+xhat = dense(h, 6, name="dec")
+logits = dense(h, 3, name="cls")
+output xhat, logits
+
+train {
+  loss = mse(xhat, x) + 0.3 * cross_entropy(logits) + l1(logits) * 0.2
+  optimizer = sgd(lr=0.2, momentum=0.5)
+}
+"""
+
+
+def loss_terms(name):
+    """The reconstruction term's target is the input itself (no label input);
+    cross_entropy takes `labels`, l1 `target`."""
+    rng = rng_for(name)
+    shapes = {"enc.weight": (6, 6), "enc.bias": (6,), "dec.weight": (6, 6), "dec.bias": (6,),
+              "cls.weight": (3, 6), "cls.bias": (3,)}
+    params = {k: f32(rng.uniform(-0.5, 0.5, v)) for k, v in shapes.items()}
+    steps, n = 5, 4
+    x = f32(rng.standard_normal((steps, n, 6)))
+    y = rng.integers(0, 3, (steps, n)).astype(np.int32)
+    t = f32(rng.standard_normal((steps, n, 3)))
+    w = {k: torch.tensor(v.astype(np.float64), requires_grad=True) for k, v in params.items()}
+    order = list(shapes)
+    opt = O.SGD([w[k] for k in order], lr=0.2, momentum=0.5)
+    losses = []
+    for s in range(steps):
+        opt.zero_grad()
+        xs = torch.from_numpy(x[s].astype(np.float64))
+        h = torch.tanh(F.linear(xs, w["enc.weight"], w["enc.bias"]))
+        xhat = F.linear(h, w["dec.weight"], w["dec.bias"])
+        logits = F.linear(h, w["cls.weight"], w["cls.bias"])
+        loss = (F.mse_loss(xhat, xs) + 0.3 * F.cross_entropy(logits, torch.from_numpy(y[s].astype(np.int64)))
+                + F.l1_loss(logits, torch.from_numpy(t[s].astype(np.float64))) * 0.2)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    data = dict(params)
+    data.update({"in.x": x, "label.labels": y, "label.target": t, "ref.loss": np.array(losses)})
+    for k in order:
+        data["ref.final." + k] = w[k].detach().numpy()
+    write(name, n, "--steps %d" % steps, TERMS_NET, data)
+
+
+CASES["loss_terms"] = loss_terms
 
 
 # ---- a loss that overflows float --------------------------------------------
