@@ -142,13 +142,15 @@ void emit_train_tables(cg *g)
     const ir_graph *t = g->t;
     strbuf *c = g->c;
     emit_optim_table(g);
-    sb_printf(c, "static const dlc_tensor_desc %s_label_descs[%d] = {\n", t->name, count_inputs(t, 1));
-    for (int i = 0; i < t->ninputs; i++) {
-        const ir_value *v = t->values[t->inputs[i]];
-        if (v->train_only)
-            emit_desc(c, v->name, &v->shape, 0, v->dtype == DT_I32);
+    if (count_inputs(t, 1)) { /* none when every loss reads model tensors (mse(xhat, x)) */
+        sb_printf(c, "static const dlc_tensor_desc %s_label_descs[%d] = {\n", t->name, count_inputs(t, 1));
+        for (int i = 0; i < t->ninputs; i++) {
+            const ir_value *v = t->values[t->inputs[i]];
+            if (v->train_only)
+                emit_desc(c, v->name, &v->shape, 0, v->dtype == DT_I32);
+        }
+        sb_puts(c, "};\n\n");
     }
-    sb_puts(c, "};\n\n");
     emit_checkpoint_descs(g);
 }
 
@@ -368,7 +370,10 @@ void emit_train_info(cg *g)
 {
     const char *m = g->t->name;
     strbuf *c = g->c;
-    sb_printf(c, ",\n    %d, %s_label_descs, %s_TRAINABLE_COUNT,\n", count_inputs(g->t, 1), m, g->up);
+    if (count_inputs(g->t, 1))
+        sb_printf(c, ",\n    %d, %s_label_descs, %s_TRAINABLE_COUNT,\n", count_inputs(g->t, 1), m, g->up);
+    else
+        sb_printf(c, ",\n    0, NULL, %s_TRAINABLE_COUNT,\n", g->up);
     sb_printf(c, "    %s_info_train_step, %s_info_compute_gradients, %s_info_eval_loss, %s_info_grads,\n", m, m, m, m);
     sb_printf(c, "    %s_info_set_training, %s_info_set_lr, %s_info_lr, %s_info_schedule_step, %s_info_step,\n",
               m, m, m, m, m);

@@ -449,6 +449,69 @@ LOSS_GRAD(op_nll_grad, "nll_grad", nll_grad_emit)
 LOSS_GRAD(op_hinge_grad, "hinge_grad", hinge_grad_emit)
 
 /* In the order the docs and the "unknown loss" message list them. */
+/* ---- kl_normal: a VAE's KL term, no labels ---------------------------------- */
+
+/* KL(N(mu, exp(logvar)) || N(0, 1)) summed over elements:
+ * -1/2 * sum(1 + logvar - mu^2 - exp(logvar)) (Kingma and Welling, app. B). */
+static int kl_infer(op_ctx *c)
+{
+    const shape *mu = op_in_shape(c, 0), *lv = op_in_shape(c, 1);
+    char a[64], b[64];
+    if (!shape_equal(mu, lv)) {
+        op_error(c, "mu and logvar must have the same shape, got %s and %s", shape_str(mu, a), shape_str(lv, b));
+        op_note_input(c, 1);
+        return -1;
+    }
+    *op_out_shape(c, 0) = scalar_shape();
+    return 0;
+}
+
+static void kl_emit(emit_ctx *e)
+{
+    emit(e, "enum { POS = %lld }; /* elements per sample */", (long long)shape_count(emit_in_shape(e, 0)));
+    emit(e, "double total = 0;");
+    emit(e, "for (int64_t i = 0; i < (int64_t)n * POS; i++)");
+    emit(e, "    total += -0.5 * (1 + (double)x1[i] - (double)x0[i] * x0[i] - (double)dlc_exp(x1[i]));");
+    emit(e, "y0[0] = (dlc_float)(total / (%s));", mean_divisor(e, e->n));
+}
+
+/* d mu = mu, d logvar = (exp(logvar) - 1) / 2, over the divisor. */
+static void kl_grad_emit(emit_ctx *e)
+{
+    emit(e, "enum { POS = %lld }; /* elements per sample */", (long long)shape_count(emit_out_shape(e, 0)));
+    emit(e, "const dlc_float scale = 1 / (%s);", mean_divisor(e, e->n->fwd));
+    emit(e, "for (int64_t i = 0; i < (int64_t)n * POS; i++) {");
+    emit(e, "    dmu[i] = mu[i] * scale;");
+    emit(e, "    dlogvar[i] = (dlc_exp(logvar[i]) - 1) * (dlc_float)0.5 * scale;");
+    emit(e, "}");
+}
+
+static int kl_grad(grad_ctx *c)
+{
+    if (!grad_needs_dx(c, 0) && !grad_needs_dx(c, 1))
+        return 0;
+    int in[2] = { c->n->in[0], c->n->in[1] };
+    ir_node *bn = grad_node(c, "kl_normal_grad", 2, in);
+    grad_in_role(bn, 0, "mu");
+    grad_in_role(bn, 1, "logvar");
+    ir_value *dmu = grad_out(c, bn, "dmu", c->g->values[in[0]]->shape, 0);
+    ir_value *dlv = grad_out(c, bn, "dlogvar", c->g->values[in[1]]->shape, 0);
+    if (grad_needs_dx(c, 0))
+        grad_add_dx(c, 0, dmu->id);
+    if (grad_needs_dx(c, 1))
+        grad_add_dx(c, 1, dlv->id);
+    return 0;
+}
+
+static const op_def op_kl_normal = {
+    "kl_normal", NULL, "KL divergence of N(mu, exp(logvar)) from N(0, 1), a VAE's latent term; no labels",
+    2, 2, 1, reduce_attrs, kl_infer, loss_flops, NULL, kl_emit, 0, kl_grad, NULL, OP_LOSS, 0, 0
+};
+static const op_def op_kl_normal_grad = {
+    "kl_normal_grad", NULL, "backward of kl_normal", 2, 2, 2, NULL, NULL, loss_flops, NULL, kl_grad_emit, 0,
+    NULL, NULL, OP_INTERNAL, 0, 0
+};
+
 /* ---- loss_sum: the train section's `a + 0.5 * b`, each term weighted ---- */
 
 static int loss_sum_infer(op_ctx *c)
@@ -490,4 +553,5 @@ const op_def *const loss_ops[] = {
     &op_cross_entropy, &op_nll, &op_hinge,
     &op_mse_grad, &op_l1_grad, &op_huber_grad, &op_smooth_l1_grad, &op_bce_grad, &op_bce_logits_grad,
     &op_cross_entropy_grad, &op_nll_grad, &op_hinge_grad,
+    &op_kl_normal, &op_kl_normal_grad,
     NULL };

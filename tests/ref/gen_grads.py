@@ -28,6 +28,7 @@ Run with Debian's python3 (torch 1.13):  /usr/bin/python3 tests/ref/gen_grads.py
 Deterministic: each case's data comes from gen_ops's generator seeded by the
 case name, then the target from a generator seeded by "grad:" + the name.
 """
+import math
 import os
 import sys
 import zlib
@@ -169,9 +170,35 @@ def dropout_builder(shape, p, text):
     return build
 
 
+def rng_normals(count):
+    """The normals dlc_rng_normal draws (runtime/rng.c: Box-Muller, cosine
+    half, four u32 draws each) from a fresh model's RNG."""
+    rng = Pcg32(0, DROPOUT_STREAM)
+
+    def uniform():
+        hi, lo = rng.u32() >> 5, rng.u32() >> 6
+        return ((hi << 26) | lo) * 2.0 ** -53
+
+    out = []
+    for _ in range(count):
+        u1, u2 = 1.0 - uniform(), 1.0 - uniform()
+        out.append(math.sqrt(-2.0 * math.log(u1)) * math.cos(2 * math.pi * u2))
+    return np.array(out)
+
+
+def sample_normal_builder(c):
+    """gen_ops's sample_normal case in training mode: mu + exp(logvar/2) * eps."""
+    mu = c.input("mu", [3, 5])
+    logvar = c.input("logvar", [3, 5], lo=-2.0, hi=1.0)
+    c.line("z = sample_normal(mu, logvar)")
+    eps = torch.from_numpy(rng_normals(c.n * 15).reshape(c.n, 3, 5))
+    c.output("z", mu + torch.exp(0.5 * logvar) * eps)
+
+
 # gen_ops's dropout references are the identity (inference); in training the
 # output is masked.  Same shapes and attributes as gen_ops's cases.
 BUILDERS = {
+    "sample_normal": sample_normal_builder,
     "dropout": dropout_builder((2, 3, 7), 0.5, "dropout(x)"),
     "dropout_p": dropout_builder((10,), 0.3, "dropout(x, p=0.3)"),
 }

@@ -16,6 +16,7 @@ Cases:
   pen_*, clip_*, sched_*   l1/l2 penalties, gradient clipping by norm and
            each learning-rate schedule, 5-6 steps;
   loss_terms a weighted sum of losses, one against the model's input;
+  vae      a variational autoencoder: sample_normal's noise and kl_normal;
   nonfinite  the loss check: a step whose loss overflows fails, changing nothing;
   bn_train batchnorm in training mode: batch statistics and running
            statistics (momentum 0.1, unbiased running variance);
@@ -227,6 +228,62 @@ def loss_terms(name):
 
 
 CASES["loss_terms"] = loss_terms
+
+
+# ---- a variational autoencoder: reparameterisation and the KL term ---------
+
+VAE_NET = """model vae
+input x[8]
+h = dense(x, 6, name="enc") |> tanh
+mu = dense(h, 3, name="mu")
+logvar = dense(h, 3, name="logvar")
+z = sample_normal(mu, logvar)
+xhat = dense(z, 8, name="dec") |> sigmoid
+output xhat
+
+train {
+  loss = bce(xhat, x, reduction="sum") + kl_normal(mu, logvar, reduction="sum")
+  optimizer = adam(lr=0.02)
+}
+"""
+
+
+def vae(name):
+    """eps: the normals the generated code draws from the model's RNG, step
+    after step (gen_grads.rng_normals follows runtime/rng.c)."""
+    import gen_grads
+    rng = rng_for(name)
+    shapes = {"enc.weight": (6, 8), "enc.bias": (6,), "mu.weight": (3, 6), "mu.bias": (3,),
+              "logvar.weight": (3, 6), "logvar.bias": (3,), "dec.weight": (8, 3), "dec.bias": (8,)}
+    params = {k: f32(rng.uniform(-0.5, 0.5, v)) for k, v in shapes.items()}
+    steps, n = 5, 4
+    x = f32(rng.uniform(0.05, 0.95, (steps, n, 8)))
+    eps = torch.from_numpy(gen_grads.rng_normals(steps * n * 3).reshape(steps, n, 3))
+    w = {k: torch.tensor(v.astype(np.float64), requires_grad=True) for k, v in params.items()}
+    order = list(shapes)
+    opt = O.Adam([w[k] for k in order], lr=0.02)
+    losses = []
+    for s in range(steps):
+        opt.zero_grad()
+        xs = torch.from_numpy(x[s].astype(np.float64))
+        h = torch.tanh(F.linear(xs, w["enc.weight"], w["enc.bias"]))
+        mu = F.linear(h, w["mu.weight"], w["mu.bias"])
+        logvar = F.linear(h, w["logvar.weight"], w["logvar.bias"])
+        z = mu + torch.exp(0.5 * logvar) * eps[s]
+        xhat = torch.sigmoid(F.linear(z, w["dec.weight"], w["dec.bias"]))
+        kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp())
+        loss = F.binary_cross_entropy(xhat, xs, reduction="sum") + kl
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    data = dict(params)
+    data.update({"in.x": x, "ref.loss": np.array(losses)})
+    for k in order:
+        data["ref.final." + k] = w[k].detach().numpy()
+    write(name, n, "--steps %d" % steps, VAE_NET, data)
+
+
+CASES["vae"] = vae
 
 
 # ---- a loss that overflows float --------------------------------------------

@@ -10,10 +10,11 @@
 #                 finite differences of the loss on up to 20 elements of each
 #                 tensor, eps 1e-6, |g - fd| <= 1e-5 + 1e-3*|g|; then a second
 #                 compute_gradients must reproduce the gradients bit for bit.
-# No finite differences for the dropout cases (dropout, dropout_p): every call
-# of compute_gradients draws new masks, so the loss is not a function of the
-# parameters alone; their float check uses the masks a fresh model draws
-# (gen_grads.py's dropout_mask, which follows the generated code's RNG).
+# No finite differences for the cases that draw random numbers (dropout,
+# dropout_p, sample_normal): every call of compute_gradients draws new masks
+# or noise, so the loss is not a function of the parameters alone; their
+# float check uses what a fresh model draws (gen_grads.py's dropout_mask and
+# rng_normals, which follow the generated code's RNG).
 # A case without a trainable parameter has a dense head `grad_head` that the
 # loss reads (dlc will not compile a train section with nothing to train).
 # Coverage: every layer op `dlc --list-ops` lists appears in some case (the
@@ -22,7 +23,7 @@
 
 cd "$(dirname "$0")/../.." || exit 2
 
-NO_FD="dropout dropout_p"
+NO_FD="dropout dropout_p sample_normal"
 
 # One build and run: exactly one PASS or FAIL line.
 #   check CASE LABEL OUTDIR [harness options]   (HARNESS_F64 in the environment)
