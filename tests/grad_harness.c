@@ -21,12 +21,12 @@
  *   --verbose     each tensor's largest error/tolerance ratio (stderr) */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dlc_runtime.h"
+#include "harness_common.h"
 
 #ifndef MODEL_INFO
 #error "compile with -DMODEL_INFO=<model>_info (tests/build_model.sh does)"
@@ -48,27 +48,6 @@ typedef struct batch {
     void **in, **labels;
     long n;
 } batch;
-
-static const char *label = "grad_harness";
-
-static int fail(const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-/* Every failure is one FAIL line on stdout, so a suite can relay it. */
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    printf("FAIL %s: ", label);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    return 1;
-}
 
 static void usage(void)
 {

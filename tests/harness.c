@@ -24,12 +24,12 @@
  * then required, so that a run always checks something or writes something). */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dlc_runtime.h"
+#include "harness_common.h"
 
 #ifndef MODEL_INFO
 #error "compile with -DMODEL_INFO=<model>_info (tests/build_model.sh does)"
@@ -44,27 +44,6 @@ typedef struct options {
     long n;
     double rtol, atol;
 } options;
-
-static const char *label = "harness";
-
-static int fail(const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-/* Every failure is one FAIL line on stdout, so a suite can relay it. */
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    printf("FAIL %s: ", label);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    return 1;
-}
 
 static void usage(void)
 {

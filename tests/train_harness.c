@@ -40,13 +40,13 @@
  *            [--save-params FILE] [--losses-only] [--f32-start] [--verbose] */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dlc_runtime.h"
+#include "harness_common.h"
 #include "fashion_mnist.h"
 
 #ifndef MODEL_INFO
@@ -69,26 +69,6 @@ typedef struct batches {
     dlc_float **in;
     void **labels;
 } batches;
-
-static const char *label = "train_harness";
-
-static int fail(const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    printf("FAIL %s: ", label);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    return 1;
-}
 
 static void usage(void)
 {
