@@ -13,6 +13,9 @@
 #include "util.h"
 
 #define MAX_RANK 8
+/* Parameters of one node: a 2-layer bidirectional LSTM has 16 (the C
+ * backend's kernels track which ones they read in 16 bits). */
+#define MAX_NODE_PARAMS 16
 
 typedef struct shape {
     int rank;
@@ -84,8 +87,8 @@ typedef struct ir_node {
     int nin;
     int out[4];
     int nout;
-    int params[8];      /* value ids of this node's parameters, in op order */
-    const char *param_roles[8]; /* "weight", "bias", ... */
+    int params[MAX_NODE_PARAMS]; /* value ids of this node's parameters, in op order */
+    const char *param_roles[MAX_NODE_PARAMS]; /* "weight", "bias", ... */
     int nparams;
     attr_val *attrs;
     loc loc;

@@ -692,15 +692,22 @@ static lval call_op(lower_ctx *c, scope *s, const op_def *op, const expr *e, cal
     ir_node *n = ir_add_node(g, op, e->loc);
     n->label = prefix;
     int errors = match_op_args(c, op, e, ca, n);
-    for (int i = 0; !errors && i < n->nin; i++)
-        if (g->values[n->in[i]]->dtype != DT_F32) {
-            const ir_value *v = g->values[n->in[i]];
+    for (int i = 0; !errors && i < n->nin; i++) {
+        const ir_value *v = g->values[n->in[i]];
+        int wants_int = op->int_input && op->int_input(n, i) >= 0;
+        if ((v->dtype != DT_F32) == wants_int)
+            continue;
+        if (wants_int)
+            diag_error(c->d, ca->pos[i].loc, "%s takes integers (token ids) as input %d, but it is a float "
+                       "tensor", op->name, i + 1);
+        else
             diag_error(c->d, ca->pos[i].loc, "%s takes float tensors, but input %d holds integers "
                        "(token ids or labels)", op->name, i + 1);
-            if (v->kind == VAL_INPUT)
-                diag_note(c->d, v->loc, "'%s' is declared ': int' here", v->name);
-            errors++;
-        }
+        if (v->kind == VAL_INPUT)
+            diag_note(c->d, v->loc, wants_int ? "'%s' is declared here without ': int' (ids are int32)"
+                                              : "'%s' is declared ': int' here", v->name);
+        errors++;
+    }
     if (!errors) {
         for (int k = 0; k < (op->nout ? op->nout : 1); k++)
             ir_node_add_output(g, n);

@@ -137,6 +137,11 @@ struct op_def {
     int kind;                     /* OP_LAYER (callable in a model), OP_INTERNAL, OP_LOSS */
     int uses_rng;                 /* in training the kernel takes `dlc_rng *rng` */
     int mutates_params;           /* in training the kernel updates its parameters (running stats) */
+    /* Which tensor inputs hold int32 values (token ids, masks); NULL: all
+     * are float.  For input i: -1 float, 0 int32 used as is, and b > 0
+     * int32 ids in [0, b), which the generated entry points check before
+     * anything runs (DLC_ERR_TOKEN), so a kernel may index with them. */
+    int64_t (*int_input)(const ir_node *n, int i);
 };
 
 enum { OP_LAYER = 0, OP_INTERNAL = 1, OP_LOSS = 2 };

@@ -79,6 +79,7 @@ enum {
     DLC_ERR_NONFINITE_LOSS = 15, /* the loss became NaN or infinite */
     DLC_ERR_READONLY = 16, /* parameters are compiled in and cannot change */
     DLC_ERR_DUPLICATE = 17, /* a tensor name appears twice in the file */
+    DLC_ERR_TOKEN = 18,    /* a token id is outside [0, num) of its embedding */
     DLC_ERR__COUNT
 };
 
@@ -116,7 +117,9 @@ typedef enum dlc_init_kind {
     DLC_INIT_XAVIER_UNIFORM, /* U(-sqrt(6/(fan_in+fan_out)), +) */
     DLC_INIT_HE_NORMAL,      /* N(0, 2/fan_in) */
     DLC_INIT_HE_UNIFORM,     /* U(-sqrt(6/fan_in), +) */
-    DLC_INIT_TORCH_DEFAULT   /* U(-1/sqrt(fan_in), +): PyTorch's Linear/Conv default */
+    DLC_INIT_TORCH_DEFAULT,  /* U(-1/sqrt(fan_in), +): PyTorch's Linear/Conv default */
+    DLC_INIT_NORMAL_ZERO_ROW /* N(a, b^2), then row fan_in of width fan_out zeroed:
+                              * an embedding's padding row (nn.Embedding) */
 } dlc_init_kind;
 
 typedef struct dlc_init_spec {
@@ -347,5 +350,107 @@ typedef struct dlc_model_info {
      * (before the update) when the loss is NaN or infinite */
     void (*check_finite)(void *m, int on);
 } dlc_model_info;
+
+/* ---- attention (runtime/attention.c) ---------------------------------- */
+/* Scaled dot-product attention over heads, and nn.MultiheadAttention's
+ * projections around it.  Per sample: q [tq, d], keys [tk, d], values
+ * [tk, dv] (attention: dv = d); head h is features [h*d/heads, ...) of each.
+ * A query sees key j when mask[j] != 0 (mask [n, tk] int32, or NULL: all)
+ * and, when causal, j <= its own position; one that sees none gives 0. */
+typedef struct dlc_attention_shape {
+    int tq, tk;      /* query and key positions per sample */
+    int d, dv;       /* features of queries and keys; of values */
+    int heads;       /* d and dv are multiples of heads */
+    int causal;
+} dlc_attention_shape;
+
+/* y[n,tq,dv] = per head softmax(q k^T / sqrt(d/heads)) v.  probs holds
+ * [n, heads, tq, tk] when keep_probs (training: the backward reads them),
+ * else dlc_sdp_attention_workspace(s) elements of scratch. */
+size_t dlc_sdp_attention_workspace(const dlc_attention_shape *s);
+void dlc_sdp_attention_forward(const dlc_attention_shape *s, int n, const dlc_float *q,
+                               const dlc_float *k, const dlc_float *v, const int32_t *mask,
+                               dlc_float *y, dlc_float *probs, int keep_probs);
+/* From dy[n,tq,dv] and the kept probs: dq, dk, dv overwritten (each may be
+ * NULL); ws holds dlc_sdp_attention_workspace(s) elements. */
+void dlc_sdp_attention_backward(const dlc_attention_shape *s, int n, const dlc_float *q,
+                                const dlc_float *k, const dlc_float *v, const dlc_float *dy,
+                                const dlc_float *probs, dlc_float *dq, dlc_float *dk,
+                                dlc_float *dv, dlc_float *ws);
+
+/* nn.MultiheadAttention (s->dv = s->d = D): Q = q Wq^T + bq, [K|V] = kv
+ * [Wk;Wv]^T + [bk;bv] with w_in [3D, D] = [Wq;Wk;Wv] and b_in [3D] (may be
+ * NULL), ctx = sdp attention of Q, K, V, y = ctx w_out^T + b_out (b_out may
+ * be NULL).  proj receives Q of every sample [n*tq, D] then [K|V] [n*tk, 2D]
+ * (n * dlc_attention_proj_count(s) elements), ctx [n, tq, D], probs as for
+ * sdp attention.  Inference passes pieces of dlc_attention_workspace(s, n)
+ * elements; training keeps them for the backward. */
+size_t dlc_attention_proj_count(const dlc_attention_shape *s);
+size_t dlc_attention_workspace(const dlc_attention_shape *s, int n);
+void dlc_attention_forward(const dlc_attention_shape *s, int n, const dlc_float *q,
+                           const dlc_float *kv, const int32_t *mask, const dlc_float *w_in,
+                           const dlc_float *b_in, const dlc_float *w_out,
+                           const dlc_float *b_out, dlc_float *y, dlc_float *proj,
+                           dlc_float *probs, int keep_probs, dlc_float *ctx);
+/* The backward below the output projection, from dctx [n, tq, D] and what
+ * the forward kept (proj, probs): dw_in and db_in (may be NULL) overwritten;
+ * dq = the gradient of q, dkv that of kv (either may be NULL; when they
+ * are the same buffer, self-attention on one input, it gets their sum).
+ * ws holds dlc_attention_backward_workspace(s, n) elements. */
+size_t dlc_attention_backward_workspace(const dlc_attention_shape *s, int n);
+void dlc_attention_backward(const dlc_attention_shape *s, int n, const dlc_float *q,
+                            const dlc_float *kv, const dlc_float *dctx, const dlc_float *proj,
+                            const dlc_float *probs, const dlc_float *w_in, dlc_float *dq,
+                            dlc_float *dkv, dlc_float *dw_in, dlc_float *db_in, dlc_float *ws);
+
+/* ---- recurrent layers (runtime/recurrent.c) ---------------------------- */
+/* PyTorch's nn.RNN, nn.LSTM and nn.GRU with batch_first=True: x [n, T, F],
+ * h0 and c0 [n, layers*dirs, H] (NULL: zeros), the weights w[] in torch's
+ * flat order (per layer, per direction: weight_ih [G*H, in], weight_hh
+ * [G*H, H], then bias_ih, bias_hh [G*H] when s->bias; G = 1, 4 (i,f,g,o)
+ * or 3 (r,z,n)).  y by s->ret: SEQUENCE [n, T, dirs*H]; LAST [n, dirs*H]
+ * (the top layer's final states, forward then backward); STATE h_n and
+ * CELL c_n (LSTM) [n, layers*dirs, H]. */
+enum { DLC_RNN_TANH, DLC_RNN_RELU, DLC_RNN_LSTM, DLC_RNN_GRU };
+enum { DLC_RNN_SEQUENCE, DLC_RNN_LAST, DLC_RNN_STATE, DLC_RNN_CELL };
+
+typedef struct dlc_rnn_shape {
+    int cell;          /* DLC_RNN_TANH, _RELU (Elman RNN), _LSTM or _GRU */
+    int t, f, h;       /* time steps, input features, hidden size */
+    int layers, dirs;  /* dirs 2: bidirectional */
+    int bias;          /* w[] holds bias_ih and bias_hh */
+    int ret;           /* what y holds: DLC_RNN_SEQUENCE, ... */
+} dlc_rnn_shape;
+
+/* Elements per sample the training forward keeps for the backward (every
+ * layer's output sequence and, for LSTM and GRU, the gates of each step). */
+size_t dlc_rnn_save_count(const dlc_rnn_shape *s);
+/* Elements of workspace for n samples; training: save is given. */
+size_t dlc_rnn_workspace(const dlc_rnn_shape *s, int n, int training);
+/* save: NULL at inference, else n * dlc_rnn_save_count(s) elements. */
+void dlc_rnn_forward(const dlc_rnn_shape *s, int n, const dlc_float *x,
+                     const dlc_float *h0, const dlc_float *c0,
+                     const dlc_float *const *w, dlc_float *y, dlc_float *save,
+                     dlc_float *ws);
+/* Backpropagation through time over the whole sequence, from dy (y's
+ * shape) and the training forward's save: dgates (n *
+ * dlc_rnn_dgates_count(s) elements: the gradients of every step's gate
+ * pre-activations, for dlc_rnn_backward_weight), dx, dh0, dc0 overwritten
+ * (each of the last three may be NULL).  h0 (GRU) and c0 (LSTM) as given to
+ * the forward; ws holds dlc_rnn_backward_workspace(s, n) elements. */
+size_t dlc_rnn_dgates_count(const dlc_rnn_shape *s);
+size_t dlc_rnn_backward_workspace(const dlc_rnn_shape *s, int n);
+void dlc_rnn_backward_data(const dlc_rnn_shape *s, int n, const dlc_float *h0,
+                           const dlc_float *c0, const dlc_float *const *w,
+                           const dlc_float *save, const dlc_float *dy,
+                           dlc_float *dx, dlc_float *dh0, dlc_float *dc0,
+                           dlc_float *dgates, dlc_float *ws);
+/* The weight and bias gradients of one layer and direction (overwritten;
+ * db_ih, db_hh NULL without bias), from dgates; x is read for layer 0. */
+void dlc_rnn_backward_weight(const dlc_rnn_shape *s, int n, int layer, int dir,
+                             const dlc_float *x, const dlc_float *h0,
+                             const dlc_float *save, const dlc_float *dgates,
+                             dlc_float *dw_ih, dlc_float *dw_hh,
+                             dlc_float *db_ih, dlc_float *db_hh);
 
 #endif

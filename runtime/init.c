@@ -38,6 +38,15 @@ static void dlc_fill_normal(dlc_float *x, size_t count, double mean,
         x[i] = (dlc_float)(mean + std * dlc_rng_normal(r));
 }
 
+/* Zeroes row `row` of a [count / width, width] table, when it has one. */
+static void dlc_zero_row(dlc_float *x, size_t count, int64_t row,
+                         int64_t width)
+{
+    if (row < 0 || width < 1 || (size_t)((row + 1) * width) > count)
+        return;
+    dlc_fill_const(x + (size_t)(row * width), (size_t)width, 0.0);
+}
+
 /* The symmetric bound or the standard deviation of the fan-based kinds. */
 static double dlc_fan_scale(const dlc_init_spec *s)
 {
@@ -71,6 +80,10 @@ void dlc_init_fill(dlc_float *x, size_t count, const dlc_init_spec *spec,
         return;
     case DLC_INIT_NORMAL:
         dlc_fill_normal(x, count, spec->a, spec->b, &r);
+        return;
+    case DLC_INIT_NORMAL_ZERO_ROW:
+        dlc_fill_normal(x, count, spec->a, spec->b, &r);
+        dlc_zero_row(x, count, spec->fan_in, spec->fan_out);
         return;
     case DLC_INIT_LECUN_NORMAL:
     case DLC_INIT_XAVIER_NORMAL:

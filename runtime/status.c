@@ -22,6 +22,7 @@ static const char *const dlc_status_text[DLC_ERR__COUNT] = {
     "loss is NaN or infinite",
     "parameters are compiled in and read-only",
     "tensor name appears twice in the file",
+    "token id out of range",
 };
 
 const char *dlc_strerror(int err)

@@ -146,7 +146,8 @@ static const char *init_name(int kind)
     static const char *const names[] = {
         "DLC_INIT_ZEROS", "DLC_INIT_ONES", "DLC_INIT_CONSTANT", "DLC_INIT_UNIFORM", "DLC_INIT_NORMAL",
         "DLC_INIT_LECUN_NORMAL", "DLC_INIT_LECUN_UNIFORM", "DLC_INIT_XAVIER_NORMAL",
-        "DLC_INIT_XAVIER_UNIFORM", "DLC_INIT_HE_NORMAL", "DLC_INIT_HE_UNIFORM", "DLC_INIT_TORCH_DEFAULT"
+        "DLC_INIT_XAVIER_UNIFORM", "DLC_INIT_HE_NORMAL", "DLC_INIT_HE_UNIFORM", "DLC_INIT_TORCH_DEFAULT",
+        "DLC_INIT_NORMAL_ZERO_ROW"
     };
     if (kind < 0 || kind >= (int)(sizeof names / sizeof names[0]))
         INTERNAL_ERROR("initialiser kind %d has no name", kind);
@@ -314,6 +315,38 @@ void emit_checks(cg *g, const ir_graph *gr, int labels, int outputs, const char 
     sb_printf(c, "    if (n < 1 || n > %s_BATCH)\n        return DLC_ERR_BATCH;\n", g->up);
 }
 
+/* Does an earlier node of gr read input value v as ids below the same bound? */
+static int index_checked(const ir_graph *gr, int before, int v, int64_t bound)
+{
+    for (int i = 0; i < before; i++) {
+        const ir_node *n = gr->nodes[i];
+        for (int k = 0; n->op->int_input && k < n->nin; k++)
+            if (n->in[k] == v && n->op->int_input(n, k) == bound)
+                return 1;
+    }
+    return 0;
+}
+
+/* Int inputs an op indexes with (token ids) must lie in [0, bound): checked
+ * before anything runs, so a bad id is DLC_ERR_TOKEN, not a read outside
+ * the table (ops.h, int_input).  Ids are always model inputs: no op
+ * computes integers. */
+void emit_index_checks(cg *g, const ir_graph *gr)
+{
+    for (int i = 0; i < gr->nnodes; i++) {
+        const ir_node *n = gr->nodes[i];
+        for (int k = 0; n->op->int_input && k < n->nin; k++) {
+            const ir_value *v = gr->values[n->in[k]];
+            int64_t bound = n->op->int_input(n, k);
+            if (bound <= 0 || !is_model_input(v) || index_checked(gr, i, v->id, bound))
+                continue;
+            sb_printf(g->c, "    for (int64_t i = 0; i < (int64_t)n * %" PRId64 "; i++)\n", shape_count(&v->shape));
+            sb_printf(g->c, "        if (%s[i] < 0 || %s[i] >= %" PRId64 ")\n            return DLC_ERR_TOKEN;\n",
+                      cname(v->name), cname(v->name), bound);
+        }
+    }
+}
+
 void emit_copy_outputs(cg *g, const ir_graph *gr)
 {
     for (int i = 0; i < gr->noutputs; i++) {
@@ -332,6 +365,7 @@ static void emit_forward(cg *g)
     emit_io_params(c, gr, 0, 1);
     sb_printf(c, ", int n)\n{\n");
     emit_checks(g, gr, 0, 1, "");
+    emit_index_checks(g, gr);
     if (g->t) {
         sb_printf(c, "    if (m->training)\n        return %s_forward_training(m", m);
         for (int i = 0; i < gr->ninputs; i++)

@@ -185,6 +185,7 @@ static void emit_compute_gradients(cg *g)
     emit_signature(g, "int", "compute_gradients", ", int n, dlc_float *loss");
     emit_checks(g, t, 1, 0, " || !loss");
     emit_label_checks(g);
+    emit_index_checks(g, g->t);
     sb_printf(c, "    dlc_float *a = m->arena, *p = m->params, *g = m->grads;\n");
     sb_printf(c, "    memset(g, 0, (size_t)%s_TRAINABLE_COUNT * sizeof *g);\n", U);
     emit_calls(g, t, g->t_names, g->t_used, 0, t->nnodes);
@@ -228,6 +229,7 @@ static void emit_eval_loss(cg *g)
     emit_signature(g, "int", "eval_loss", ", int n, dlc_float *loss");
     emit_checks(g, g->t, 1, 0, " || !loss");
     emit_label_checks(g);
+    emit_index_checks(g, g->t);
     sb_printf(c, "    dlc_float *a = m->arena;\n    const dlc_float *p = m->params;\n");
     emit_calls(g, gr, g->g_names, g->g_used, 0, gr->nnodes);
     int loss = -1;
@@ -265,7 +267,8 @@ static void emit_small_api(cg *g)
                  "        m->lr = dlc_schedule_lr(&%s_schedule, %s_optim.lr, ++m->sched_t);\n}\n\n", m, m, m, m, m);
     sb_printf(c, "int64_t %s_step(const %s *m)\n{\n    return m->step;\n}\n\n", m, m);
     if (g->t->input_grad) {
-        sb_printf(c, "const dlc_float *%s_input_grad(%s *m, int i)\n{\n    switch (i) {\n", m, m);
+        /* (void)m: a model whose inputs are all ids has no case */
+        sb_printf(c, "const dlc_float *%s_input_grad(%s *m, int i)\n{\n    (void)m;\n    switch (i) {\n", m, m);
         for (int i = 0, k = 0; i < g->t->ninputs; i++) {
             const ir_value *v = g->t->values[g->t->inputs[i]];
             if (!is_model_input(v))

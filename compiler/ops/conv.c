@@ -28,7 +28,18 @@ static const attr_spec conv1d_attrs[] = {
     { "groups", ATTR_INT, "1", 1, 1 << 24, 0 },
     { "bias", ATTR_BOOL, "true", NO_LIMIT, 0 },
     { "init", ATTR_STR, "auto", NO_LIMIT, 0, 0, INIT_CHOICES },
+    { "causal", ATTR_BOOL, "false", NO_LIMIT, 0 },
     { NULL } };
+
+/* A causal conv1d pads (kernel-1)*dilation on the left only, so output t
+ * sees inputs up to t: the runtime's pw is the left pad, and the output
+ * length, not the pad, bounds the right edge. */
+int conv_causal_pad(const ir_node *n)
+{
+    if (attr_index_opt(n->op, "causal") < 0 || !node_bool(n, "causal"))
+        return -1;
+    return (int)((node_int(n, "kernel") - 1) * node_int(n, "dilation"));
+}
 
 /* The geometry of a node; 1-D convolutions are 2-D ones with height 1. */
 static dlc_conv2d_shape conv_geometry(const ir_graph *g, const ir_node *n)
@@ -48,7 +59,7 @@ static dlc_conv2d_shape conv_geometry(const ir_graph *g, const ir_node *n)
     s.sh = two ? (int)node_ints(n, "stride", 0) : 1;
     s.sw = (int)node_ints(n, "stride", two ? 1 : 0);
     s.ph = two ? (int)node_ints(n, "pad", 0) : 0;
-    s.pw = (int)node_ints(n, "pad", two ? 1 : 0);
+    s.pw = conv_causal_pad(n) >= 0 ? conv_causal_pad(n) : (int)node_ints(n, "pad", two ? 1 : 0);
     s.dh = two ? (int)node_ints(n, "dilation", 0) : 1;
     s.dw = (int)node_ints(n, "dilation", two ? 1 : 0);
     s.groups = (int)node_int(n, "groups");
@@ -60,6 +71,8 @@ static int64_t conv_extent(op_ctx *c, int axis, const char *axis_name, int64_t i
                            int64_t s, int64_t p, int64_t d)
 {
     int64_t span = d * (k - 1) + 1;
+    if (conv_causal_pad(c->n) >= 0)   /* the left pad alone: span - 1 */
+        return (in - 1) / s + 1;
     if (in + 2 * p < span) {
         op_error(c, "kernel=%lld%s does not fit input %s %lld with pad=%lld "
                  "(the kernel spans %lld, the padded input is %lld)",
@@ -83,6 +96,11 @@ static int conv_infer_common(op_ctx *c, int spatial)
         return -1;
     }
     int64_t k = node_int(c->n, "filters"), groups = node_int(c->n, "groups"), ch = in->d[0];
+    if (conv_causal_pad(c->n) >= 0 && node_int(c->n, "pad") != 0) {
+        op_error_attr(c, "pad", "pad=%lld with causal=true: a causal convolution pads (kernel-1)*dilation = %d "
+                      "on the left itself (leave pad out)", (long long)node_int(c->n, "pad"), conv_causal_pad(c->n));
+        return -1;
+    }
     if (ch % groups || k % groups) {
         op_error_attr(c, "groups", "groups=%lld must divide both the input channels (%lld) and filters (%lld)",
                       (long long)groups, (long long)ch, (long long)k);

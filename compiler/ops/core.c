@@ -24,8 +24,8 @@ shape *op_out_shape(op_ctx *c, int i)
 ir_value *op_param(op_ctx *c, const char *role, shape s, ir_init init, int is_buffer)
 {
     ir_node *n = c->n;
-    if (n->nparams == 8)
-        INTERNAL_ERROR("op %s declares more than 8 parameters", n->op->name);
+    if (n->nparams == MAX_NODE_PARAMS)
+        INTERNAL_ERROR("op %s declares more than %d parameters", n->op->name, MAX_NODE_PARAMS);
     ir_value *v = ir_add_value(c->g, VAL_PARAM, s, n->loc);
     v->name = c->prefix && *c->prefix ? arena_printf(c->g->a, "%s.%s", c->prefix, role)
                                       : arena_strdup(c->g->a, role);

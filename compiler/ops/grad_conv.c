@@ -18,6 +18,8 @@
 #include "../../runtime/dlc_runtime.h"
 #include "init_auto.h"
 
+int conv_causal_pad(const ir_node *n);   /* conv.c: the left pad of a causal conv1d, or -1 */
+
 /* The forward node's geometry, as conv.c and conv_transpose.c build it:
  * s->c/h/w describe the layer's input, s->k/oh/ow its output; a 1-D
  * convolution's [C, L] is [C, 1, L] with a kernel of height 1. */
@@ -38,7 +40,7 @@ static dlc_conv2d_shape fwd_geometry(const ir_graph *g, const ir_node *f)
     s.sh = two ? (int)node_ints(f, "stride", 0) : 1;
     s.sw = (int)node_ints(f, "stride", two ? 1 : 0);
     s.ph = two ? (int)node_ints(f, "pad", 0) : 0;
-    s.pw = (int)node_ints(f, "pad", two ? 1 : 0);
+    s.pw = conv_causal_pad(f) >= 0 ? conv_causal_pad(f) : (int)node_ints(f, "pad", two ? 1 : 0);
     s.dh = two ? (int)node_ints(f, "dilation", 0) : 1;
     s.dw = (int)node_ints(f, "dilation", two ? 1 : 0);
     s.groups = (int)node_int(f, "groups");

@@ -14,6 +14,9 @@ extern const op_def op_maxpool2d, op_avgpool2d, op_global_avgpool, op_batchnorm;
 extern const op_def op_softmax, op_log_softmax;
 extern const op_def op_flatten;
 extern const op_def op_reshape, op_permute, op_transpose, op_concat, op_upsample, op_conv_transpose2d;
+extern const op_def op_embedding, op_positional, op_layernorm;   /* seq.c */
+extern const op_def op_attention, op_sdp_attention;               /* attention.c */
+extern const op_def op_rnn, op_lstm, op_gru;                      /* recurrent.c */
 extern const op_def op_sample_normal;                             /* generative.c */
 
 static const op_def *const all_ops[] = {
@@ -26,6 +29,9 @@ static const op_def *const all_ops[] = {
     &op_add, &op_sub, &op_mul, &op_div,
     &op_flatten,
     &op_reshape, &op_permute, &op_transpose, &op_concat, &op_upsample, &op_conv_transpose2d,
+    &op_embedding, &op_positional, &op_layernorm,
+    &op_attention, &op_sdp_attention,
+    &op_rnn, &op_lstm, &op_gru,
     &op_sample_normal,
     NULL
 };
@@ -34,12 +40,18 @@ static const op_def *const all_ops[] = {
 extern const op_def *const grad_ops_dense[], *const loss_ops[];
 extern const op_def *const grad_ops_elementwise[], *const grad_ops_misc[];
 extern const op_def *const grad_ops_conv[], *const grad_ops_pool[];
+extern const op_def *const grad_ops_seq[];
+extern const op_def *const grad_ops_attention[];
+extern const op_def *const grad_ops_recurrent[];
 extern const op_def *const grad_ops_generative[];
 
 static const op_def *const *const internal_tables[] = {
     grad_ops_dense, loss_ops,
     grad_ops_elementwise, grad_ops_misc,
     grad_ops_conv, grad_ops_pool,
+    grad_ops_seq,
+    grad_ops_attention,
+    grad_ops_recurrent,
     grad_ops_generative,
     NULL
 };
