@@ -128,24 +128,64 @@ def check_torch_weights(module, build, data):
         sys.exit("gen_models: dlc does not reproduce PyTorch on PyTorch's own weights: " + r.stdout.strip())
 
 
+# ---- model families in their own files ----------------------------------
+# tests/ref/models_<family>.py defines MODELS = {name: (constructor, inputs)}
+# where inputs lists the model's inputs in order, each (name, "float", shape)
+# or (name, "int", shape, high) for ids in [0, high); the module's forward
+# takes them in that order.
+
+def _load_families():
+    import glob
+    import importlib.util
+    family = {}
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "models_*.py"))):
+        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        family.update(module.MODELS)
+    return family
+
+
+FAMILY = _load_families()
+
+
+def family_inputs(name, rng, n):
+    """The inputs of a family model: {name: float32 or int32 array}."""
+    xs = {}
+    for spec in FAMILY[name][1]:
+        if spec[1] == "int":
+            xs[spec[0]] = rng.integers(0, spec[3], [n] + list(spec[2])).astype(np.int32)
+        else:
+            xs[spec[0]] = rng.standard_normal([n] + list(spec[2])).astype(np.float32)
+    return xs
+
+
 def generate(name):
     build = os.path.join(ROOT, "build", "ref", "models", name)
     weights = dlc_weights(name, build)
-    module = torch_models.MODELS[name]()
+    module = FAMILY[name][0]() if name in FAMILY else torch_models.MODELS[name]()
     module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=True)
     module = module.double().eval()
 
     rng = np.random.default_rng(SEED)
     n = SAMPLES.get(name, BATCH)
-    x32 = rng.standard_normal([n] + INPUTS[name]).astype(np.float32)
-    x = torch.from_numpy(x32.astype(np.float64))
-    data = randomize_batchnorm(module, x, rng)
+    if name in FAMILY:
+        xs = family_inputs(name, rng, n)
+        data = {}
+        args = [torch.from_numpy(v.astype(np.int64 if v.dtype == np.int32 else np.float64)) for v in xs.values()]
+    else:
+        x32 = rng.standard_normal([n] + INPUTS[name]).astype(np.float32)
+        xs = {"x": x32}
+        x = torch.from_numpy(x32.astype(np.float64))
+        data = randomize_batchnorm(module, x, rng)
+        args = [x]
     with torch.no_grad():
-        out = module(x)
+        out = module(*args)
     outs = out if isinstance(out, tuple) else (out,)
     names = output_names(os.path.join(ROOT, "models", name + ".net"))
     assert len(names) == len(outs), (name, names)
-    data["in.x"] = x32
+    for k, v in xs.items():
+        data["in." + k] = v
     for o, t in zip(names, outs):
         data["out." + o] = t.numpy().astype(np.float64)
     check_torch_weights(module, build, data)
@@ -162,11 +202,12 @@ def generate(name):
 
 def main():
     torch.set_grad_enabled(False)
-    names = sys.argv[1:] or list(torch_models.MODELS)
+    known = list(torch_models.MODELS) + list(FAMILY)
+    names = sys.argv[1:] or known
     os.makedirs(os.path.join(ROOT, "tests", "models"), exist_ok=True)
     for name in names:
-        if name not in torch_models.MODELS:
-            sys.exit("gen_models: unknown model '%s' (known: %s)" % (name, ", ".join(torch_models.MODELS)))
+        if name not in known:
+            sys.exit("gen_models: unknown model '%s' (known: %s)" % (name, ", ".join(known)))
         generate(name)
 
 
