@@ -27,7 +27,7 @@ PATIENCE=${PATIENCE:-0}
 spec() {
     case $1 in
         mlp)    echo "0.89 30 --cosine" ;;
-        lenet5) echo "0.91 30 --cosine --flip --shift 1" ;;
+        lenet5) echo "0.91 40 --cosine --flip --shift 1 --lr 0.002" ;;
         cnn_bn) echo "0.92 15 --cosine --flip" ;;
         *)      echo "accuracy: no target for model '$1'" >&2; return 1 ;;
     esac
