@@ -24,6 +24,9 @@
  * step S to fail with DLC_ERR_NONFINITE_LOSS, leaving the step count and
  * the parameters as step S-1 left them (ref.loss and ref.final then
  * describe S-1 steps).
+ * --expect-n1 CODE: first a train_step and a training-mode forward of one
+ * sample must fail with error CODE (batchnorm over [C] needs two samples),
+ * changing nothing; then the steps run as usual.
  * --f32-start rounds the initial parameters to float32, as the file
  * --save-params writes (and PyTorch starts from) holds them: for the double
  * build (-DDLC_DOUBLE), where init() gives doubles.
@@ -37,6 +40,7 @@
  * usage: train_harness DATA [--label L] [--steps S] [--n N] [--seed S]
  *            [--fashion-mnist DIR] [--rtol-first R] [--rtol R] [--atol A]
  *            [--checkpoint-at K] [--tmp DIR] [--schedule-every E] [--expect-nonfinite S]
+ *            [--expect-n1 CODE]
  *            [--save-params FILE] [--losses-only] [--f32-start] [--verbose] */
 #include <errno.h>
 #include <math.h>
@@ -57,7 +61,7 @@ const dlc_model_info *MODEL_INFO(void);
 
 typedef struct options {
     const char *data, *label, *fmnist, *tmp, *save_params;
-    long steps, n, checkpoint_at, schedule_every, expect_nonfinite;
+    long steps, n, checkpoint_at, schedule_every, expect_nonfinite, expect_n1;
     int have_seed, verbose, losses_only, f32_start;
     unsigned long long seed;
     double rtol_first, rtol, atol;
@@ -75,6 +79,7 @@ static void usage(void)
     fprintf(stderr, "usage: train_harness DATA [--label L] [--steps S] [--n N] [--seed S]\n"
                     "           [--fashion-mnist DIR] [--rtol-first R] [--rtol R] [--atol A]\n"
                     "           [--checkpoint-at K] [--tmp DIR] [--schedule-every E] [--expect-nonfinite S]\n"
+                    "           [--expect-n1 CODE]\n"
                     "           [--save-params FILE] [--losses-only] [--f32-start] [--verbose]\n");
     exit(2);
 }
@@ -134,6 +139,8 @@ static void parse_args(int argc, char **argv, options *o)
             bad = parse_long(v, &o->n);
         else if (!strcmp(a, "--checkpoint-at"))
             bad = parse_long(v, &o->checkpoint_at);
+        else if (!strcmp(a, "--expect-n1"))
+            bad = parse_long(v, &o->expect_n1);
         else if (!strcmp(a, "--expect-nonfinite"))
             bad = parse_long(v, &o->expect_nonfinite);
         else if (!strcmp(a, "--schedule-every"))
@@ -471,6 +478,45 @@ static int check_nonfinite(const dlc_model_info *info, void *m, const batches *b
     return rc;
 }
 
+/* One sample must be refused, by train_step and by forward in training
+ * mode, before anything changes. */
+static int check_n1(const dlc_model_info *info, void *m, const batches *b, long code)
+{
+    size_t bytes = info->param_count * sizeof(dlc_float);
+    dlc_float *before = malloc(bytes ? bytes : 1), *out[16] = { 0 };
+    const dlc_float *in[16];
+    const void *labels[16];
+    int rc = before ? 0 : fail("out of memory");
+    for (int i = 0; i < info->ninputs; i++)
+        in[i] = b->in[i];
+    for (int j = 0; j < info->nlabels; j++)
+        labels[j] = b->labels[j];
+    for (int i = 0; i < info->noutputs && !rc; i++) {
+        size_t count = 1;
+        for (int k = 0; k < info->outputs[i].rank; k++)
+            count *= (size_t)info->outputs[i].dims[k];
+        out[i] = malloc(count * sizeof(dlc_float)); /* one sample */
+        rc = out[i] ? 0 : fail("out of memory");
+    }
+    if (!rc) {
+        memcpy(before, info->params_data(m), bytes);
+        dlc_float loss = 0;
+        int err = info->train_step(m, in, labels, 1, &loss);
+        info->set_training(m, 1);
+        int ferr = info->forward(m, in, out, 1);
+        info->set_training(m, 0);
+        if (err != code || ferr != code)
+            rc = fail("one sample: train_step returned %d and forward in training mode %d, expected %ld", err, ferr,
+                      code);
+        else if (memcmp(before, info->params_data(m), bytes) != 0 || info->step_count(m) != 0)
+            rc = fail("the refused one-sample step changed the model");
+    }
+    for (int i = 0; i < info->noutputs; i++)
+        free(out[i]);
+    free(before);
+    return rc;
+}
+
 static int run(const dlc_model_info *info, void *m, const dlc_st_file *f, const options *o)
 {
     batches b = { 0, 0, NULL, NULL };
@@ -488,6 +534,8 @@ static int run(const dlc_model_info *info, void *m, const dlc_st_file *f, const 
         rc = fail("out of memory");
     options used = *o;
     used.steps = b.steps;
+    if (!rc && o->expect_n1)
+        rc = check_n1(info, m, &b, o->expect_n1);
     if (!rc && o->expect_nonfinite)
         rc = check_nonfinite(info, m, &b, o, losses, &used);
     else if (!rc)

@@ -315,6 +315,28 @@ void emit_checks(cg *g, const ir_graph *gr, int labels, int outputs, const char 
     sb_printf(c, "    if (n < 1 || n > %s_BATCH)\n        return DLC_ERR_BATCH;\n", g->up);
 }
 
+/* Does a batchnorm of gr normalise over one value per channel and sample
+ * (a [C] input)?  Then its batch statistics need two samples. */
+static int bn_needs_two(const ir_graph *gr)
+{
+    for (int i = 0; i < gr->nnodes; i++) {
+        const ir_node *n = gr->nodes[i];
+        const shape *in = n->nin ? &gr->values[n->in[0]]->shape : NULL;
+        if (strcmp(n->op->name, "batchnorm") == 0 && in && shape_count(in) == in->d[0])
+            return 1;
+    }
+    return 0;
+}
+
+/* In training mode, as PyTorch: "expected more than 1 value per channel"
+ * (else the unbiased running variance divides by zero). */
+void emit_batch_stats_check(cg *g, const ir_graph *gr, const char *cond)
+{
+    if (bn_needs_two(gr))
+        sb_printf(g->c, "    if (%sn < 2) /* batchnorm's batch statistics need two values per channel */\n"
+                        "        return DLC_ERR_BATCH;\n", cond);
+}
+
 /* Does an earlier node of gr read input value v as ids below the same bound? */
 static int index_checked(const ir_graph *gr, int before, int v, int64_t bound)
 {
@@ -367,6 +389,7 @@ static void emit_forward(cg *g)
     emit_checks(g, gr, 0, 1, "");
     emit_index_checks(g, gr);
     if (g->t) {
+        emit_batch_stats_check(g, g->t, "m->training && ");
         sb_printf(c, "    if (m->training)\n        return %s_forward_training(m", m);
         for (int i = 0; i < gr->ninputs; i++)
             if (is_model_input(gr->values[gr->inputs[i]]))

@@ -43,6 +43,7 @@ void emit_calls(cg *g, const ir_graph *gr, const char **names, const unsigned *u
 
 void emit_io_params(strbuf *c, const ir_graph *gr, int labels, int outputs);
 void emit_checks(cg *g, const ir_graph *gr, int labels, int outputs, const char *extra);
+void emit_batch_stats_check(cg *g, const ir_graph *gr, const char *cond);
 void emit_copy_outputs(cg *g, const ir_graph *gr);
 /* Returns DLC_ERR_TOKEN when an id an op indexes with is out of range. */
 void emit_index_checks(cg *g, const ir_graph *gr);

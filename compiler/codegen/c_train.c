@@ -184,6 +184,7 @@ static void emit_compute_gradients(cg *g)
     strbuf *c = g->c;
     emit_signature(g, "int", "compute_gradients", ", int n, dlc_float *loss");
     emit_checks(g, t, 1, 0, " || !loss");
+    emit_batch_stats_check(g, t, "");
     emit_label_checks(g);
     emit_index_checks(g, g->t);
     sb_printf(c, "    dlc_float *a = m->arena, *p = m->params, *g = m->grads;\n");

@@ -379,6 +379,58 @@ def bn_train(name):
 CASES["bn_train"] = bn_train
 
 
+BN_VECTOR_NET = """model bn_vector
+input x[5]
+h = dense(x, 4, name="fc1") |> batchnorm(name="bn") |> relu
+y = dense(h, 3, name="fc2")
+output y
+
+train {
+  loss = cross_entropy(y)
+  optimizer = sgd(lr=0.1)
+}
+"""
+
+
+def bn_vector(name):
+    """batchnorm over [C] (BatchNorm1d): one sample is refused in training
+    (DLC_ERR_BATCH = 12), as PyTorch's "expected more than 1 value per
+    channel"; then 5 steps of 4 samples against PyTorch."""
+    rng = rng_for(name)
+    steps, n = 5, 4
+    params = {
+        "fc1.weight": f32(rng.uniform(-0.5, 0.5, (4, 5))), "fc1.bias": f32(rng.uniform(-0.2, 0.2, 4)),
+        "bn.weight": f32(rng.uniform(0.5, 1.5, 4)), "bn.bias": f32(rng.uniform(-0.2, 0.2, 4)),
+        "bn.running_mean": f32(rng.uniform(-0.1, 0.1, 4)), "bn.running_var": f32(rng.uniform(0.8, 1.2, 4)),
+        "fc2.weight": f32(rng.uniform(-0.5, 0.5, (3, 4))), "fc2.bias": f32(rng.uniform(-0.2, 0.2, 3)),
+    }
+    x = f32(rng.standard_normal((steps, n, 5)))
+    y = rng.integers(0, 3, (steps, n)).astype(np.int32)
+    fc1, bn, fc2 = torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 3)
+    mods = {"fc1": fc1, "bn": bn, "fc2": fc2}
+    for k, v in params.items():
+        m, role = k.split(".")
+        getattr(mods[m], role).data = torch.from_numpy(v.astype(np.float64))
+    opt = O.SGD([fc1.weight, fc1.bias, bn.weight, bn.bias, fc2.weight, fc2.bias], lr=0.1)
+    losses = []
+    for s in range(steps):
+        opt.zero_grad()
+        out = fc2(F.relu(bn(fc1(torch.from_numpy(x[s].astype(np.float64))))))
+        loss = F.cross_entropy(out, torch.from_numpy(y[s].astype(np.int64)))
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    data = dict(params)
+    data.update({"in.x": x, "label.labels": y, "ref.loss": np.array(losses)})
+    for k in params:
+        m, role = k.split(".")
+        data["ref.final." + k] = getattr(mods[m], role).detach().numpy()
+    write(name, n, "--steps %d --expect-n1 12" % steps, BN_VECTOR_NET, data)
+
+
+CASES["bn_vector"] = bn_vector
+
+
 # ---- 100-step trajectories on Fashion-MNIST --------------------------------
 
 TRAJ_BN_NET = """# A small CNN with batchnorm (dropout off) for the trajectory test.
