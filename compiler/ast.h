@@ -92,12 +92,19 @@ typedef struct train_item {
     struct train_item *next;
 } train_item;
 
+/* `train { ... }`, or one of several named ones: `train d { ... }`. */
+typedef struct train_section {
+    const char *name;   /* NULL for a model's one unnamed section */
+    loc loc, name_loc;  /* the 'train' keyword; the name */
+    train_item *items;
+    struct train_section *next;
+} train_section;
+
 typedef struct model_def {
     const char *name;
     loc loc, name_loc;
     stmt *body;
-    train_item *train;
-    loc train_loc;
+    train_section *train; /* in source order */
     int has_train;
     struct model_def *next;
 } model_def;

@@ -137,6 +137,21 @@ void ir_node_add_input(ir_graph *g, ir_node *n, int value)
     n->in = in;
 }
 
+void ir_remove_nodes(ir_graph *g, const char *keep)
+{
+    int k = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        ir_node *n = g->nodes[i];
+        for (int o = 0; o < n->nout; o++)
+            g->values[n->out[o]]->producer = keep[i] ? k : -1;
+        if (!keep[i])
+            continue;
+        n->id = k;
+        g->nodes[k++] = n;
+    }
+    g->nnodes = k;
+}
+
 ir_value *ir_node_add_output(ir_graph *g, ir_node *n)
 {
     shape s;

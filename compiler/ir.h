@@ -62,6 +62,7 @@ typedef struct ir_value {
     int unbatched;      /* no batch axis: a loss, per-channel batch statistics */
     int train_only;     /* a label input or loss: absent from the inference graph */
     int grad_of;        /* VAL_PGRAD: the parameter's value id */
+    int frozen;         /* a train section's graph: a trainable parameter its optimizer does not update */
     /* outputs and memory plan */
     int output_index;   /* >= 0 for model outputs */
     int64_t offset;     /* activation: elements into the arena (per batch) */
@@ -130,6 +131,12 @@ typedef struct ir_graph {
     int64_t trainable_count; /* parameters [0, trainable_count) are trained; buffers follow */
     const struct train_spec *train; /* the train section, or NULL */
     int *input_grad;        /* training with --input-grads: per input, its gradient's value, or -1 */
+    /* Named train sections (train d { ... }): on the graph the pipeline
+     * returns as the training graph (then the forward in training mode,
+     * without a loss), each section's training graph and eval-mode graph,
+     * in the order of the train_spec list. */
+    int nsections;
+    struct ir_graph **section_train, **section_eval;
 } ir_graph;
 
 ir_graph *ir_new(arena *a, const char *name);
@@ -138,6 +145,9 @@ ir_graph *ir_clone(const ir_graph *g);
 ir_value *ir_add_value(ir_graph *g, value_kind kind, shape s, loc l);
 ir_node *ir_add_node(ir_graph *g, const op_def *op, loc l);
 void ir_node_add_input(ir_graph *g, ir_node *n, int value);
+/* Drops the nodes i with keep[i] == 0, renumbering the rest (their order
+ * kept); values they computed stay, with no producer. */
+void ir_remove_nodes(ir_graph *g, const char *keep);
 ir_value *ir_node_add_output(ir_graph *g, ir_node *n);
 
 /* Typed attribute access by name (internal error on an unknown name). */

@@ -69,6 +69,12 @@ typedef struct lower_ctx {
     int nout_locs, out_locs_cap;
     const char *stmt_base;  /* parameter prefix of the statement being lowered */
     int stmt_index;         /* ops so far in that statement */
+    /* shared parameters (share_params): per value, the parameter it is
+     * (an earlier one of the same name), or -1; and per parameter the model
+     * statement whose calls declared it */
+    int *alias;
+    loc *decl_stmt;
+    int nalias;
 } lower_ctx;
 
 static lval eval(lower_ctx *c, scope *s, const expr *e);
@@ -1199,10 +1205,19 @@ static void lower_output(lower_ctx *c, scope *s, const stmt *st)
     }
 }
 
+static void share_params(lower_ctx *c, int values_from, int nodes_from, const stmt *st);
+
 static void lower_stmts(lower_ctx *c, scope *s, const stmt *body, lval *ret)
 {
     for (const stmt *st = body; st; st = st->next) {
         s->current = st;
+        if (!ret && st->kind == STMT_ASSIGN) {
+            /* a model statement: its parameter names are final once it is lowered */
+            int values_from = c->g->nvalues, nodes_from = c->g->nnodes;
+            lower_assign(c, s, st);
+            share_params(c, values_from, nodes_from, st);
+            continue;
+        }
         switch (st->kind) {
         case STMT_ASSIGN: lower_assign(c, s, st); break;
         case STMT_INPUT:    /* in a block: lower_check_program reported it */
@@ -1328,7 +1343,7 @@ static int loss_terms(lower_ctx *c, const expr *e, const expr **terms, int n, in
 /* `loss = term + term ...`: each term a loss op node (is_loss, with its
  * factor), and for several terms a loss_sum node adding them, the value
  * minimised. */
-static void lower_loss(lower_ctx *c, scope *s, const model_def *m, const train_item *t)
+static void lower_loss(lower_ctx *c, scope *s, const model_def *m, const train_item *t, int *loss_value)
 {
     const expr *terms[16];
     int nterms = loss_terms(c, t->value, terms, 0, 16);
@@ -1360,7 +1375,7 @@ static void lower_loss(lower_ctx *c, scope *s, const model_def *m, const train_i
         total = v->id;
     }
     c->g->values[total]->name = "loss";
-    c->g->loss = total;
+    *loss_value = total;
     (void)m;
 }
 
@@ -1368,25 +1383,102 @@ typedef struct loss_ctx {
     lower_ctx *c;
     scope *s;
     const model_def *m;
+    train_spec *spec;
 } loss_ctx;
 
 static void on_loss(void *ctx, const train_item *t)
 {
     loss_ctx *l = ctx;
-    lower_loss(l->c, l->s, l->m, t);
+    lower_loss(l->c, l->s, l->m, t, &l->spec->loss_value);
 }
 
-/* Checks the train section and lowers its loss.  Returns the batch it names, or 0. */
+/* Every prefix of `params = ...` must name trainable parameters. */
+static void check_section_params(lower_ctx *c, const train_spec *spec)
+{
+    const ir_graph *g = c->g;
+    for (int i = 0; i < spec->nprefixes; i++) {
+        const char *p = spec->prefixes[i];
+        size_t len = strlen(p);
+        int found = 0;
+        for (int v = 0; v < g->nvalues && !found; v++) {
+            const ir_value *x = g->values[v];
+            found = x->kind == VAL_PARAM && !x->is_buffer && (v >= c->nalias || c->alias[v] < 0) &&
+                    strncmp(x->name, p, len) == 0 && (x->name[len] == 0 || x->name[len] == '.');
+        }
+        if (found)
+            continue;
+        /* suggest a prefix that does name some: "D", "D.c1", ... */
+        const char **cands = arena_alloc(c->a, 512 * sizeof *cands);
+        int n = 0;
+        for (int v = 0; v < g->nvalues && n < 500; v++) {
+            const ir_value *x = g->values[v];
+            if (x->kind != VAL_PARAM || x->is_buffer)
+                continue;
+            for (const char *dot = strchr(x->name, '.'); dot && n < 500; dot = strchr(dot + 1, '.'))
+                cands[n++] = arena_strndup(c->a, x->name, (size_t)(dot - x->name));
+            cands[n++] = x->name;
+        }
+        const char *best = suggest(p, cands, n);
+        if (best)
+            diag_error(c->d, spec->prefix_locs[i], "params: no trainable parameter is named '%s' or '%s.*' "
+                       "(did you mean '%s'?)", p, p, best);
+        else
+            diag_error(c->d, spec->prefix_locs[i], "params: no trainable parameter is named '%s' or '%s.*' "
+                       "('dlc --params' lists them)", p, p);
+    }
+}
+
+/* Checks the train sections and lowers their losses.  Each section's loss
+ * is lowered with the label inputs of the sections before it out of sight,
+ * so each names its own (target, labels) from scratch; the graph's inputs
+ * are then the model's, then each section's labels in order.  Returns the
+ * batch the sections name, or 0. */
 static int lower_train(lower_ctx *c, const model_def *m, scope *s)
 {
-    train_spec *spec = arena_alloc(c->a, sizeof *spec);
-    loss_ctx l = { c, s, m };
-    train_spec_parse(m, c->d, spec, on_loss, &l);
-    if (!spec->loss)
-        diag_error(c->d, m->train_loc, "the train section of '%s' names no loss: add one, such as "
-                   "'loss = cross_entropy(%s)'", m->name, c->g->noutputs ? c->g->output_names[0] : "logits");
-    c->g->train = spec;
-    return spec->batch;
+    ir_graph *g = c->g;
+    int model_inputs = g->ninputs, batch = 0;
+    train_spec *first = NULL, **tail = &first;
+    const train_spec *batch_from = NULL;
+    for (const train_section *sec = m->train; sec; sec = sec->next) {
+        train_spec *spec = arena_alloc(c->a, sizeof *spec);
+        int before = g->ninputs;
+        int *earlier = arena_alloc(c->a, (size_t)(before - model_inputs + 1) * sizeof *earlier);
+        memcpy(earlier, g->inputs + model_inputs, (size_t)(before - model_inputs) * sizeof *earlier);
+        g->ninputs = model_inputs;
+        loss_ctx l = { c, s, m, spec };
+        train_spec_parse(sec, c->a, c->d, spec, on_loss, &l);
+        /* model inputs, the earlier sections' labels, then this one's */
+        int added = g->ninputs - model_inputs;
+        int *mine = arena_alloc(c->a, (size_t)(added + 1) * sizeof *mine);
+        memcpy(mine, g->inputs + model_inputs, (size_t)added * sizeof *mine);
+        g->ninputs = model_inputs;
+        for (int i = 0; i < before - model_inputs; i++)
+            VEC_PUSH(c->a, g->inputs, g->ninputs, g->inputs_cap, earlier[i]);
+        for (int i = 0; i < added; i++)
+            VEC_PUSH(c->a, g->inputs, g->ninputs, g->inputs_cap, mine[i]);
+        if (!spec->loss) {
+            if (sec->name)
+                diag_error(c->d, sec->name_loc, "train section '%s' of '%s' names no loss: add one, such as "
+                           "'loss = cross_entropy(%s)'", sec->name, m->name,
+                           g->noutputs ? g->output_names[0] : "logits");
+            else
+                diag_error(c->d, sec->loc, "the train section of '%s' names no loss: add one, such as "
+                           "'loss = cross_entropy(%s)'", m->name, g->noutputs ? g->output_names[0] : "logits");
+        }
+        check_section_params(c, spec);
+        if (spec->batch && batch && spec->batch != batch) {
+            diag_error(c->d, spec->batch_loc, "batch=%d differs from the batch=%d of %s: the model is compiled "
+                       "for one batch", spec->batch, batch, train_spec_title(batch_from, c->a));
+        } else if (spec->batch && !batch) {
+            batch = spec->batch;
+            batch_from = spec;
+        }
+        *tail = spec;
+        tail = &spec->next;
+    }
+    g->train = first;
+    g->loss = first->loss_value;
+    return batch;
 }
 
 /* ---- models ---------------------------------------------------------- */
@@ -1447,22 +1539,103 @@ void lower_check_program(const program *p, diag *d)
     }
 }
 
-static void check_param_names(lower_ctx *c)
+/* Does loc a lie inside the span of b? */
+static int loc_within(loc a, loc b)
+{
+    return (a.line > b.line || (a.line == b.line && a.col >= b.col)) &&
+           (a.line < b.end_line || (a.line == b.end_line && a.col <= b.end_col));
+}
+
+/* A parameter declared under the name of an earlier one (two calls with
+ * name="D", a block called twice under one name) is that parameter: the
+ * calls share it, as two calls of one PyTorch module do.  Its shape must
+ * be the same.  Runs after each statement of the model, when the names of
+ * the parameters it declared are final; compact_values later drops the
+ * duplicates. */
+static void share_params(lower_ctx *c, int values_from, int nodes_from, const stmt *st)
 {
     ir_graph *g = c->g;
-    for (int i = 0; i < g->nvalues; i++) {
+    if (g->nvalues > c->nalias) {
+        int cap = 2 * g->nvalues + 16;
+        int *alias = arena_alloc(c->a, (size_t)cap * sizeof *alias);
+        loc *decl = arena_alloc(c->a, (size_t)cap * sizeof *decl);
+        if (c->nalias) {
+            memcpy(alias, c->alias, (size_t)c->nalias * sizeof *alias);
+            memcpy(decl, c->decl_stmt, (size_t)c->nalias * sizeof *decl);
+        }
+        for (int i = c->nalias; i < cap; i++)
+            alias[i] = -1;
+        c->alias = alias;
+        c->decl_stmt = decl;
+        c->nalias = cap;
+    }
+    for (int i = values_from; i < g->nvalues; i++) {
         ir_value *v = g->values[i];
         if (v->kind != VAL_PARAM)
             continue;
+        c->decl_stmt[i] = st->value->loc;
         for (int j = 0; j < i; j++) {
-            ir_value *o = g->values[j];
-            if (o->kind == VAL_PARAM && strcmp(o->name, v->name) == 0) {
-                diag_error(c->d, v->loc, "two parameters are named '%s'", v->name);
-                diag_note(c->d, o->loc, "the first is declared here; give one a name= of its own");
+            const ir_value *o = g->values[j];
+            if (o->kind != VAL_PARAM || c->alias[j] >= 0 || strcmp(o->name, v->name) != 0)
+                continue;
+            if (!shape_equal(&o->shape, &v->shape) || o->is_buffer != v->is_buffer) {
+                char a[128], b[128];
+                diag_error(c->d, v->loc, "'%s' is shared with an earlier call of the same name, but has shape %s "
+                           "here and %s there (a call with a name= of its own gets parameters of its own)", v->name,
+                           shape_str(&v->shape, a), shape_str(&o->shape, b));
+                if (!loc_within(v->loc, st->value->loc))
+                    diag_note(c->d, st->value->loc, "in this call");
+                diag_note(c->d, loc_within(o->loc, c->decl_stmt[j]) ? o->loc : c->decl_stmt[j],
+                          "the first call declares '%s' here with shape %s", o->name, b);
                 break;
             }
+            c->alias[i] = j;
+            for (int k = nodes_from; k < g->nnodes; k++)
+                for (int p = 0; p < g->nodes[k]->nparams; p++)
+                    if (g->nodes[k]->params[p] == i)
+                        g->nodes[k]->params[p] = j;
+            break;
         }
     }
+}
+
+/* Drops the parameters share_params found to be others, renumbering the
+ * values (ids are indices) and every reference to them. */
+static void compact_values(lower_ctx *c)
+{
+    ir_graph *g = c->g;
+    int *map = arena_alloc(c->a, (size_t)(g->nvalues + 1) * sizeof *map), n = 0;
+    for (int i = 0; i < g->nvalues; i++) {
+        if (i < c->nalias && c->alias[i] >= 0) {
+            map[i] = -1;
+            continue;
+        }
+        map[i] = n;
+        g->values[n] = g->values[i];
+        g->values[n]->id = n;
+        n++;
+    }
+    if (n == g->nvalues)
+        return;
+    g->nvalues = n;
+    for (int i = 0; i < g->nnodes; i++) {
+        ir_node *nd = g->nodes[i];
+        for (int k = 0; k < nd->nin; k++)
+            nd->in[k] = map[nd->in[k]];
+        for (int k = 0; k < nd->nout; k++)
+            nd->out[k] = map[nd->out[k]];
+        for (int k = 0; k < nd->nparams; k++)
+            nd->params[k] = map[nd->params[k]];
+    }
+    for (int i = 0; i < g->ninputs; i++)
+        g->inputs[i] = map[g->inputs[i]];
+    for (int i = 0; i < g->noutputs; i++)
+        g->outputs[i] = map[g->outputs[i]];
+    if (g->loss >= 0)
+        g->loss = map[g->loss];
+    for (train_spec *t = (train_spec *)g->train; t; t = t->next)
+        if (t->loss_value >= 0)
+            t->loss_value = map[t->loss_value];
 }
 
 /* After an error inside a block: which calls led there, innermost first. */
@@ -1499,6 +1672,8 @@ ir_graph *lower_model(const program *p, const model_def *m, int batch, arena *a,
         diag_error(d, m->name_loc, "model '%s' has no output: name its results with 'output NAME'", m->name);
     int train_batch = m->has_train ? lower_train(&c, m, &s) : 0;
     c.g->batch = batch > 0 ? batch : train_batch > 0 ? train_batch : 1;
-    check_param_names(&c);
-    return d->nerrors == before ? c.g : NULL;
+    if (d->nerrors != before)
+        return NULL;
+    compact_values(&c);
+    return c.g;
 }

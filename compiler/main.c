@@ -18,6 +18,7 @@
 #include "ops.h"
 #include "passes/passes.h"
 #include "report.h"
+#include "train_spec.h"
 
 #define DLC_VERSION "0.1.0"
 
@@ -393,8 +394,14 @@ static int compile(const options *o)
         if (o->dump_ir) {
             ir_dump(graphs[i], stdout);
             if (train[i]) {
-                printf("# training graph\n");
+                printf("# training graph%s\n", train[i]->nsections ? " (forward in training mode)" : "");
                 ir_dump(train[i], stdout);
+            }
+            for (int k = 0; train[i] && k < train[i]->nsections; k++) {
+                printf("# train section %s: training graph\n", train[i]->section_train[k]->train->name);
+                ir_dump(train[i]->section_train[k], stdout);
+                printf("# train section %s: eval graph\n", train[i]->section_train[k]->train->name);
+                ir_dump(train[i]->section_eval[k], stdout);
             }
         }
         if (o->summary)

@@ -42,6 +42,29 @@ static int64_t node_params(const ir_graph *g, const ir_node *n, int buffers)
     return c;
 }
 
+/* Named train sections: each one's step, then the memory they share. */
+static void report_sections(const ir_graph *train, FILE *out)
+{
+    char b1[64], b2[64], b3[64], b4[64];
+    double state = 0;
+    for (int k = 0; k < train->nsections; k++) {
+        const ir_graph *t = train->section_train[k];
+        int64_t tflops = 0, trained = 0;
+        for (int i = 0; i < t->nnodes; i++)
+            tflops += t->nodes[i]->op->flops ? t->nodes[i]->op->flops(t, t->nodes[i]) : 0;
+        for (int i = 0; i < t->nvalues; i++)
+            if (t->values[i]->kind == VAL_PARAM && !t->values[i]->is_buffer && !t->values[i]->frozen)
+                trained += shape_count(&t->values[i]->shape);
+        double st = (double)trained * 4 * dlc_optim_nstate(&t->train->optim);
+        state += st;
+        fprintf(out, "Training section %s: FLOPs per sample %s (forward, loss and backward), arena %s peak "
+                     "(batch %d), trains %s parameters, optimizer state %s\n", t->train->name, grouped(tflops, b1),
+                bytes((double)t->arena_count * 4, b2), t->batch, grouped(trained, b3), bytes(st, b4));
+    }
+    fprintf(out, "Training memory: gradients %s, optimizer state %s (every section's)\n",
+            bytes((double)train->trainable_count * 4, b1), bytes(state, b2));
+}
+
 void report_summary(const ir_graph *g, const ir_graph *train, FILE *out)
 {
     char b1[64], b2[64], b3[64], sh[128];
@@ -77,7 +100,9 @@ void report_summary(const ir_graph *g, const ir_graph *train, FILE *out)
     if (naive > 0 && g->planned)
         fprintf(out, " (%.0f%% saved)", 100.0 * (1 - peak / naive));
     fprintf(out, "\n");
-    if (train) {
+    if (train && train->nsections) {
+        report_sections(train, out);
+    } else if (train) {
         int64_t tflops = 0;
         for (int i = 0; i < train->nnodes; i++)
             tflops += train->nodes[i]->op->flops ? train->nodes[i]->op->flops(train, train->nodes[i]) : 0;

@@ -10,7 +10,7 @@
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const char *const train_keys[] = { "loss", "optimizer", "batch", "epochs", "schedule",
-                                          "clip_norm", "l1", "l2", "seed" };
+                                          "clip_norm", "l1", "l2", "seed", "params" };
 
 /* A hyperparameter: its name, where it goes, its default and range. */
 typedef struct hyper {
@@ -308,17 +308,55 @@ static int read_number(const train_item *t, diag *d, int integer, double min, do
     return 0;
 }
 
-int train_spec_parse(const model_def *m, diag *d, train_spec *spec,
+/* params = D, params = "gen.fc" or params = [G, emb]: names or strings,
+ * each a parameter-name prefix (checked against the parameters by lower.c). */
+static int read_params(const train_item *t, diag *d, arena *a, train_spec *spec)
+{
+    const expr *e = t->value;
+    int n = e->kind == EXPR_LIST ? e->nargs : 1;
+    spec->params = t;
+    if (n == 0) {
+        diag_error(d, e->loc, "params= expects at least one name, such as params = [G, emb]");
+        return 1;
+    }
+    spec->prefixes = arena_alloc(a, (size_t)(n + 1) * sizeof *spec->prefixes);
+    spec->prefix_locs = arena_alloc(a, (size_t)(n + 1) * sizeof *spec->prefix_locs);
+    const arg *it = e->kind == EXPR_LIST ? e->args : NULL;
+    for (int i = 0; i < n; i++) {
+        const expr *x = it ? it->value : e;
+        if ((x->kind != EXPR_NAME && x->kind != EXPR_STRING) || (x->kind == EXPR_STRING && !*x->str)) {
+            diag_error(d, x->loc, "params= expects the name (prefix) of the parameters the section updates, "
+                       "such as params = D, or a list such as [G, emb]");
+            spec->nprefixes = 0;
+            return 1;
+        }
+        for (int k = 0; k < spec->nprefixes; k++)
+            if (strcmp(spec->prefixes[k], x->str) == 0) {
+                diag_error(d, x->loc, "params: '%s' is named twice", x->str);
+                spec->nprefixes = 0;
+                return 1;
+            }
+        spec->prefixes[spec->nprefixes] = x->str;
+        spec->prefix_locs[spec->nprefixes++] = x->loc;
+        it = it ? it->next : NULL;
+    }
+    return 0;
+}
+
+int train_spec_parse(const train_section *sec, arena *a, diag *d, train_spec *spec,
                      void (*on_loss)(void *ctx, const train_item *t), void *ctx)
 {
     int errors = 0;
     const train_item *seen[COUNT(train_keys)] = { 0 };
     memset(spec, 0, sizeof *spec);
+    spec->name = sec->name;
+    spec->loc = sec->name ? sec->name_loc : sec->loc;
+    spec->loss_value = -1;
     spec->optim.kind = DLC_OPT_SGD;
     spec->optim.lr = 0.01;
     spec->optimizer_name = "sgd";
     spec->epochs = 10;
-    for (const train_item *t = m->train; t; t = t->next) {
+    for (const train_item *t = sec->items; t; t = t->next) {
         int k = -1;
         for (int i = 0; i < COUNT(train_keys); i++)
             if (strcmp(t->key, train_keys[i]) == 0)
@@ -344,14 +382,43 @@ int train_spec_parse(const model_def *m, diag *d, train_spec *spec,
             on_loss(ctx, t);
             break;
         case 1: errors += read_optimizer(t->value, d, spec); break;
-        case 2: errors += read_number(t, d, 1, 1, &v); spec->batch = (int)v; break;
+        case 2: errors += read_number(t, d, 1, 1, &v); spec->batch = (int)v; spec->batch_loc = t->value->loc; break;
         case 3: errors += read_number(t, d, 1, 1, &v); spec->epochs = (int)v; break;
         case 4: errors += read_schedule(t->value, d, spec); break;
         case 5: errors += read_number(t, d, 0, 0, &spec->optim.clip_norm); break;
         case 6: errors += read_number(t, d, 0, 0, &spec->optim.l1); break;
         case 7: errors += read_number(t, d, 0, 0, &spec->optim.l2); break;
-        default: errors += read_number(t, d, 1, 0, &v); spec->seed = (uint64_t)v; break;
+        case 8: errors += read_number(t, d, 1, 0, &v); spec->seed = (uint64_t)v; break;
+        default: errors += read_params(t, d, a, spec); break;
         }
     }
     return errors;
+}
+
+int train_spec_updates(const train_spec *spec, const char *name)
+{
+    if (!spec->params)
+        return 1;
+    for (int i = 0; i < spec->nprefixes; i++) {
+        size_t n = strlen(spec->prefixes[i]);
+        if (strncmp(name, spec->prefixes[i], n) == 0 && (name[n] == 0 || name[n] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+const char *train_spec_title(const train_spec *spec, arena *a)
+{
+    return spec->name ? arena_printf(a, "train section '%s'", spec->name) : "the train section";
+}
+
+const char *train_spec_params_text(const train_spec *spec, arena *a)
+{
+    if (!spec->params)
+        return "every trainable parameter";
+    strbuf b = { 0 };
+    ast_print_expr(spec->params->value, &b);
+    const char *r = arena_printf(a, "params = %s", b.data ? b.data : "");
+    sb_free(&b);
+    return r;
 }

@@ -333,7 +333,8 @@ static const dlc_model_info autoencoder_info_table = {
     autoencoder_info_create, autoencoder_info_destroy, autoencoder_info_init, autoencoder_info_load, autoencoder_info_save,
     autoencoder_info_params, autoencoder_info_forward,
     0, NULL, 0, /* no train section: no training entry points */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    0, NULL
 };
 
 const dlc_model_info *autoencoder_info(void)

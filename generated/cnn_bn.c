@@ -1155,6 +1155,14 @@ static int cnn_bn_info_load_checkpoint(void *m, const char *path)
     return cnn_bn_load_checkpoint(m, path, NULL);
 }
 
+static const dlc_param_range cnn_bn_ranges[1] = { { 0, CNN_BN_TRAINABLE_COUNT } };
+
+static const dlc_train_section cnn_bn_sections[1] = {
+    { "", 1, cnn_bn_input_descs, 1, cnn_bn_label_descs, CNN_BN_TRAINABLE_COUNT, 1, cnn_bn_ranges,
+      cnn_bn_info_train_step, cnn_bn_info_compute_gradients, cnn_bn_info_eval_loss,
+      cnn_bn_info_set_lr, cnn_bn_info_lr, cnn_bn_info_schedule_step, cnn_bn_info_step, NULL },
+};
+
 static const dlc_model_info cnn_bn_info_table = {
     "cnn_bn", CNN_BN_BATCH, 1, 1, 14,
     cnn_bn_input_descs, cnn_bn_output_descs, cnn_bn_param_descs,
@@ -1164,7 +1172,8 @@ static const dlc_model_info cnn_bn_info_table = {
     1, cnn_bn_label_descs, CNN_BN_TRAINABLE_COUNT,
     cnn_bn_info_train_step, cnn_bn_info_compute_gradients, cnn_bn_info_eval_loss, cnn_bn_info_grads,
     cnn_bn_info_set_training, cnn_bn_info_set_lr, cnn_bn_info_lr, cnn_bn_info_schedule_step, cnn_bn_info_step,
-    cnn_bn_info_save_checkpoint, cnn_bn_info_load_checkpoint, NULL, cnn_bn_info_check_finite
+    cnn_bn_info_save_checkpoint, cnn_bn_info_load_checkpoint, NULL, cnn_bn_info_check_finite,
+    1, cnn_bn_sections
 };
 
 const dlc_model_info *cnn_bn_info(void)

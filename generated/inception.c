@@ -1746,7 +1746,8 @@ static const dlc_model_info inception_info_table = {
     inception_info_create, inception_info_destroy, inception_info_init, inception_info_load, inception_info_save,
     inception_info_params, inception_info_forward,
     0, NULL, 0, /* no train section: no training entry points */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    0, NULL
 };
 
 const dlc_model_info *inception_info(void)

@@ -952,6 +952,14 @@ static int lenet5_info_load_checkpoint(void *m, const char *path)
     return lenet5_load_checkpoint(m, path, NULL);
 }
 
+static const dlc_param_range lenet5_ranges[1] = { { 0, LENET5_TRAINABLE_COUNT } };
+
+static const dlc_train_section lenet5_sections[1] = {
+    { "", 1, lenet5_input_descs, 1, lenet5_label_descs, LENET5_TRAINABLE_COUNT, 1, lenet5_ranges,
+      lenet5_info_train_step, lenet5_info_compute_gradients, lenet5_info_eval_loss,
+      lenet5_info_set_lr, lenet5_info_lr, lenet5_info_schedule_step, lenet5_info_step, NULL },
+};
+
 static const dlc_model_info lenet5_info_table = {
     "lenet5", LENET5_BATCH, 1, 1, 10,
     lenet5_input_descs, lenet5_output_descs, lenet5_param_descs,
@@ -961,7 +969,8 @@ static const dlc_model_info lenet5_info_table = {
     1, lenet5_label_descs, LENET5_TRAINABLE_COUNT,
     lenet5_info_train_step, lenet5_info_compute_gradients, lenet5_info_eval_loss, lenet5_info_grads,
     lenet5_info_set_training, lenet5_info_set_lr, lenet5_info_lr, lenet5_info_schedule_step, lenet5_info_step,
-    lenet5_info_save_checkpoint, lenet5_info_load_checkpoint, NULL, lenet5_info_check_finite
+    lenet5_info_save_checkpoint, lenet5_info_load_checkpoint, NULL, lenet5_info_check_finite,
+    1, lenet5_sections
 };
 
 const dlc_model_info *lenet5_info(void)

@@ -277,17 +277,14 @@ static void t11_h1_2_relu_grad(int n,
 }
 
 /* mlp.net:11: h1     = flatten(x) |> dense(256, name="fc1") |> relu
- * fc1: backward of dense [784], [256] -> [784] */
+ * fc1: backward of dense [784], [256] -> [256,784] */
 static void t12_fc1_dense_grad(int n,
         const dlc_float *DLC_RESTRICT x /* [n,784] */,
         const dlc_float *DLC_RESTRICT dy /* [n,256] */,
-        const dlc_float *DLC_RESTRICT weight /* [256,784] */,
-        dlc_float *DLC_RESTRICT dx /* [n,784] */,
         dlc_float *DLC_RESTRICT dweight /* [256,784] */,
         dlc_float *DLC_RESTRICT dbias /* [256] */)
 {
     enum { ROWS = 1, IN = 784, UNITS = 256 }; /* per sample */
-    dlc_gemm(0, 0, n * ROWS, IN, UNITS, 1, dy, UNITS, weight, IN, 0, dx, IN); /* dx = dy W */
     dlc_gemm(1, 0, UNITS, IN, n * ROWS, 1, dy, UNITS, x, IN, 0, dweight, IN); /* dW = dy^T x */
     for (int u = 0; u < UNITS; u++)
         dbias[u] = 0;
@@ -410,7 +407,7 @@ int mlp_compute_gradients(mlp *m, const dlc_float *x, const int32_t *labels, int
     t9_h2_1_relu_grad(n, a + 58368, a + 82944, a + 91136);
     t10_fc2_dense_grad(n, a + 66560, a + 91136, p + 200960, a + 99328, g + 200960, g + 233728);
     t11_h1_2_relu_grad(n, a + 66560, a + 99328, a + 82944);
-    t12_fc1_dense_grad(n, a + 0, a + 82944, p + 0, a + 99328, g + 0, g + 200704);
+    t12_fc1_dense_grad(n, a + 0, a + 82944, g + 0, g + 200704);
     *loss = a[50816] + (dlc_float)dlc_optim_penalty(&mlp_optim, p, MLP_TRAINABLE_COUNT);
     if (m->check_finite && !isfinite(*loss))
         return DLC_ERR_NONFINITE_LOSS;
@@ -596,6 +593,14 @@ static int mlp_info_load_checkpoint(void *m, const char *path)
     return mlp_load_checkpoint(m, path, NULL);
 }
 
+static const dlc_param_range mlp_ranges[1] = { { 0, MLP_TRAINABLE_COUNT } };
+
+static const dlc_train_section mlp_sections[1] = {
+    { "", 1, mlp_input_descs, 1, mlp_label_descs, MLP_TRAINABLE_COUNT, 1, mlp_ranges,
+      mlp_info_train_step, mlp_info_compute_gradients, mlp_info_eval_loss,
+      mlp_info_set_lr, mlp_info_lr, mlp_info_schedule_step, mlp_info_step, NULL },
+};
+
 static const dlc_model_info mlp_info_table = {
     "mlp", MLP_BATCH, 1, 1, 6,
     mlp_input_descs, mlp_output_descs, mlp_param_descs,
@@ -605,7 +610,8 @@ static const dlc_model_info mlp_info_table = {
     1, mlp_label_descs, MLP_TRAINABLE_COUNT,
     mlp_info_train_step, mlp_info_compute_gradients, mlp_info_eval_loss, mlp_info_grads,
     mlp_info_set_training, mlp_info_set_lr, mlp_info_lr, mlp_info_schedule_step, mlp_info_step,
-    mlp_info_save_checkpoint, mlp_info_load_checkpoint, NULL, mlp_info_check_finite
+    mlp_info_save_checkpoint, mlp_info_load_checkpoint, NULL, mlp_info_check_finite,
+    1, mlp_sections
 };
 
 const dlc_model_info *mlp_info(void)

@@ -17,7 +17,7 @@ extern "C" {
 #define MLP_OUT_LOGITS_SIZE 10 /* logits: [10] per sample */
 #define MLP_OUT_SIZE 10
 #define MLP_PARAM_COUNT 235146 /* elements in the parameter block */
-#define MLP_ARENA_COUNT 149504 /* elements in the activation arena */
+#define MLP_ARENA_COUNT 115712 /* elements in the activation arena */
 #define MLP_ARENA_BYTES ((size_t)MLP_ARENA_COUNT * sizeof(dlc_float))
 
 typedef struct mlp mlp;
@@ -40,7 +40,7 @@ const char *mlp_strerror(int err);
 /* Training (sgd; docs/training.md). */
 #define MLP_TRAINABLE_COUNT 235146 /* parameters [0, this) are trained */
 #define MLP_OPT_STATE_COUNT 235146 /* optimizer state: 1 slab */
-#define MLP_TRAIN_ARENA_COUNT 149504 /* the training step's arena (activations kept for backward, gradients) */
+#define MLP_TRAIN_ARENA_COUNT 115712 /* the training step's arena (activations kept for backward, gradients) */
 #define MLP_LABEL_LABELS_SIZE 1 /* labels: [] int32_t per sample */
 /* One training step on n samples: forward in training mode, loss, backward, optimizer update. */
 int mlp_train_step(mlp *m, const dlc_float *x, const int32_t *labels, int n, dlc_float *loss);

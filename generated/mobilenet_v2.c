@@ -2028,7 +2028,8 @@ static const dlc_model_info mobilenet_v2_info_table = {
     mobilenet_v2_info_create, mobilenet_v2_info_destroy, mobilenet_v2_info_init, mobilenet_v2_info_load, mobilenet_v2_info_save,
     mobilenet_v2_info_params, mobilenet_v2_info_forward,
     0, NULL, 0, /* no train section: no training entry points */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    0, NULL
 };
 
 const dlc_model_info *mobilenet_v2_info(void)

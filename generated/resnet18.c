@@ -884,7 +884,8 @@ static const dlc_model_info resnet18_info_table = {
     resnet18_info_create, resnet18_info_destroy, resnet18_info_init, resnet18_info_load, resnet18_info_save,
     resnet18_info_params, resnet18_info_forward,
     0, NULL, 0, /* no train section: no training entry points */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    0, NULL
 };
 
 const dlc_model_info *resnet18_info(void)

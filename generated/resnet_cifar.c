@@ -723,7 +723,8 @@ static const dlc_model_info resnet_cifar_info_table = {
     resnet_cifar_info_create, resnet_cifar_info_destroy, resnet_cifar_info_init, resnet_cifar_info_load, resnet_cifar_info_save,
     resnet_cifar_info_params, resnet_cifar_info_forward,
     0, NULL, 0, /* no train section: no training entry points */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    0, NULL
 };
 
 const dlc_model_info *resnet_cifar_info(void)

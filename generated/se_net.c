@@ -995,7 +995,8 @@ static const dlc_model_info se_net_info_table = {
     se_net_info_create, se_net_info_destroy, se_net_info_init, se_net_info_load, se_net_info_save,
     se_net_info_params, se_net_info_forward,
     0, NULL, 0, /* no train section: no training entry points */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    0, NULL
 };
 
 const dlc_model_info *se_net_info(void)

@@ -896,7 +896,8 @@ static const dlc_model_info unet_info_table = {
     unet_info_create, unet_info_destroy, unet_info_init, unet_info_load, unet_info_save,
     unet_info_params, unet_info_forward,
     0, NULL, 0, /* no train section: no training entry points */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    0, NULL
 };
 
 const dlc_model_info *unet_info(void)

@@ -492,7 +492,8 @@ static const dlc_model_info vgg_info_table = {
     vgg_info_create, vgg_info_destroy, vgg_info_init, vgg_info_load, vgg_info_save,
     vgg_info_params, vgg_info_forward,
     0, NULL, 0, /* no train section: no training entry points */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    0, NULL
 };
 
 const dlc_model_info *vgg_info(void)

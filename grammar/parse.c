@@ -51,18 +51,38 @@ void parse_add_block(parse_ctx *pc, block_def *b)
     *p = b;
 }
 
-void parse_add_train(parse_ctx *pc, train_item *items, loc l)
+/* Several train sections must each have a name, and names differ. */
+void parse_add_train(parse_ctx *pc, const char *name, loc name_loc, train_item *items, loc l)
 {
     if (!have_model(pc, l, "train section"))
         return;
-    if (pc->model->has_train) {
-        diag_error(pc->d, l, "model '%s' has a second train section", pc->model->name);
-        diag_note(pc->d, pc->model->train_loc, "the first one is here");
-        return;
+    train_section **p = &pc->model->train;
+    for (; *p; p = &(*p)->next) {
+        const train_section *o = *p;
+        if (!name && !o->name) {
+            diag_error(pc->d, l, "model '%s' has a second train section", pc->model->name);
+            diag_note(pc->d, o->loc, "the first one is here; several sections need a name each: train NAME { ... }");
+            return;
+        }
+        if (!name || !o->name) {
+            diag_error(pc->d, name ? o->loc : l, "a model with several train sections names each one: "
+                       "train NAME { ... }");
+            diag_note(pc->d, name ? name_loc : o->name_loc, "another section of '%s' is here", pc->model->name);
+            return;
+        }
+        if (strcmp(name, o->name) == 0) {
+            diag_error(pc->d, name_loc, "model '%s' has two train sections named '%s'", pc->model->name, name);
+            diag_note(pc->d, o->name_loc, "the first one is here");
+            return;
+        }
     }
+    train_section *t = arena_alloc(pc->a, sizeof *t);
+    t->name = name;
+    t->loc = l;
+    t->name_loc = name ? name_loc : l;
+    t->items = items;
+    *p = t;
     pc->model->has_train = 1;
-    pc->model->train = items;
-    pc->model->train_loc = l;
 }
 
 /* A '}' with no '{': after a syntax error it is the end of a block whose

@@ -59,7 +59,7 @@ int parse_program(const char *text, size_t len, arena *a, diag *d, program *out)
 void parse_add_stmt(parse_ctx *pc, stmt *s);
 void parse_begin_model(parse_ctx *pc, const char *name, loc l, loc name_loc);
 void parse_add_block(parse_ctx *pc, block_def *b);
-void parse_add_train(parse_ctx *pc, train_item *items, loc l);
+void parse_add_train(parse_ctx *pc, const char *name, loc name_loc, train_item *items, loc l);
 void parse_stray_close(parse_ctx *pc, loc l);
 /* Lists are built backwards (constant time per item) and turned round once. */
 arg *parse_reverse_args(arg *list);

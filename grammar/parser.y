@@ -7,7 +7,7 @@
  *   program    := { item }
  *   item       := "model" NAME NL | stmt NL | block | train | NL
  *   block      := "block" NAME "(" [params] ")" "{" { stmt NL } "}"
- *   train      := "train" "{" { NAME "=" expr NL } "}"
+ *   train      := "train" [NAME] "{" { NAME "=" expr NL } "}"
  *   stmt       := NAME "=" expr | "input" NAME "[" exprs "]" [":" NAME]
  *               | "output" NAME {"," NAME} | "return" expr
  *   expr       := expr "|>" target | expr ("+"|"-"|"*"|"/") expr | "-" expr | primary
@@ -100,7 +100,9 @@ item
           b->body = parse_reverse_stmts($7); parse_add_block(pc, b); }
     | BLOCK error '{' body '}' NL           { yyerrok; }
     | BLOCK error NL                        { yyerrok; }
-    | TRAIN '{' train_items '}' NL          { parse_add_train(pc, parse_reverse_train($3), L(@1)); }
+    | TRAIN '{' train_items '}' NL          { parse_add_train(pc, NULL, L(@1), parse_reverse_train($3), L(@1)); }
+    | TRAIN NAME '{' train_items '}' NL
+        { parse_add_train(pc, $2, L(@2), parse_reverse_train($4), L(@1)); }
     | '}' NL                                { parse_stray_close(pc, L(@1)); }
     | error NL                              { yyerrok; }
     ;

@@ -279,6 +279,23 @@ double dlc_optim_penalty(const dlc_optim *o, const dlc_float *params, size_t cou
 void dlc_optim_step(const dlc_optim *o, dlc_float *params, dlc_float *grads, dlc_float *state,
                     size_t count, double lr, int64_t step);
 
+/* Where the parameters one optimizer updates lie in the parameter block
+ * (and the gradient block, which is parallel to it): a train section with
+ * params = D updates only D's (docs/training.md). */
+typedef struct dlc_param_range {
+    size_t offset, count;
+} dlc_param_range;
+
+/* dlc_optim_penalty and dlc_optim_step over the ranges together, as one
+ * torch.optim param group: the penalty sums over all of them and clipping
+ * uses their global norm.  The state is nstate slabs of the ranges' total
+ * count, each range's elements one after the other within a slab (one
+ * range {0, count} is dlc_optim_step exactly). */
+double dlc_optim_penalty_ranges(const dlc_optim *o, const dlc_float *params, const dlc_param_range *r,
+                                int nranges);
+void dlc_optim_step_ranges(const dlc_optim *o, dlc_float *params, dlc_float *grads, dlc_float *state,
+                           const dlc_param_range *r, int nranges, double lr, int64_t step);
+
 enum { DLC_SCHED_NONE, DLC_SCHED_STEP, DLC_SCHED_MULTISTEP, DLC_SCHED_EXPONENTIAL,
        DLC_SCHED_COSINE, DLC_SCHED_WARMUP };
 
@@ -349,7 +366,37 @@ typedef struct dlc_model_info {
     /* on: train_step and compute_gradients fail with DLC_ERR_NONFINITE_LOSS
      * (before the update) when the loss is NaN or infinite */
     void (*check_finite)(void *m, int on);
+    /* ---- train sections: one per `train` section (a GAN has one for the
+     * discriminator and one for the generator), 0 without training.  The
+     * single-section fields above (labels, train_step, set_lr, ...) are
+     * sections[0]'s; for a model of several sections their `in` follows
+     * sections[0].inputs, which may differ from `inputs` (forward's). */
+    int nsections;
+    const struct dlc_train_section *sections;
 } dlc_model_info;
+
+/* One train section of a model: its functions take the model inputs its
+ * loss needs (in[i] holds n * inputs[i].count elements) and its labels. */
+typedef struct dlc_train_section {
+    const char *name;                   /* "" for a model's one unnamed section */
+    int ninputs;
+    const dlc_tensor_desc *inputs;      /* model inputs it reads (offset unused) */
+    int nlabels;
+    const dlc_tensor_desc *labels;      /* label/target inputs its losses declare */
+    size_t trained_count;               /* elements its optimizer updates */
+    int nranges;
+    const dlc_param_range *ranges;      /* where they are in the parameter (and gradient) block */
+    int (*train_step)(void *m, const dlc_float *const *in, const void *const *labels, int n, dlc_float *loss);
+    int (*compute_gradients)(void *m, const dlc_float *const *in, const void *const *labels, int n,
+                             dlc_float *loss);
+    int (*eval_loss)(void *m, const dlc_float *const *in, const void *const *labels, int n, dlc_float *loss);
+    void (*set_lr)(void *m, double lr);
+    double (*get_lr)(const void *m);
+    void (*schedule_step)(void *m);
+    int64_t (*step_count)(const void *m); /* its optimizer steps */
+    /* --input-grads: d loss / d inputs[i] after its compute_gradients, else NULL */
+    const dlc_float *(*input_grad)(void *m, int i);
+} dlc_train_section;
 
 /* ---- attention (runtime/attention.c) ---------------------------------- */
 /* Scaled dot-product attention over heads, and nn.MultiheadAttention's

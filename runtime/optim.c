@@ -1,4 +1,5 @@
-/* torch.optim on one flat block of trained parameters: SGD, Adagrad,
+/* torch.optim on the trained parameters (one flat block, or ranges of the
+ * parameter block that one train section updates): SGD, Adagrad,
  * RMSprop, Adam and AdamW as torch 1.13 computes them (the single-tensor
  * code, its default on CPU), operation for operation in dlc_float.  A
  * hyperparameter is rounded to dlc_float where torch hands it to a tensor
@@ -70,16 +71,11 @@ void dlc_optim_init_state(const dlc_optim *o, dlc_float *state, size_t count)
 double dlc_optim_penalty(const dlc_optim *o, const dlc_float *params,
                          size_t count)
 {
-    double l1 = 0, l2 = 0;
-    size_t i;
+    dlc_param_range all;
 
-    if (o->l1 == 0 && o->l2 == 0)
-        return 0;
-    for (i = 0; i < count; i++) {
-        l1 += fabs((double)params[i]);
-        l2 += (double)params[i] * params[i];
-    }
-    return o->l1 * l1 + o->l2 * l2;
+    all.offset = 0;
+    all.count = count;
+    return dlc_optim_penalty_ranges(o, params, &all, 1);
 }
 
 /* The penalty's gradient, as autograd adds it to the loss's: l1 * sign(w)
@@ -98,22 +94,26 @@ static void dlc_optim_penalize(const dlc_optim *o, const dlc_float *p,
             g[i] += l2x2 * p[i];
 }
 
-/* torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when that
- * is below 1; the norm is summed in double. */
-static void dlc_optim_clip(dlc_float *g, size_t count, double clip)
+/* torch.nn.utils.clip_grad_norm_ over the ranges together: scale by
+ * clip / (norm + 1e-6) when that is below 1; the norm is summed in double. */
+static void dlc_optim_clip(dlc_float *g, const dlc_param_range *r, int nr,
+                           double clip)
 {
     double sq = 0, coef;
     dlc_float c;
     size_t i;
+    int k;
 
-    for (i = 0; i < count; i++)
-        sq += (double)g[i] * g[i];
+    for (k = 0; k < nr; k++)
+        for (i = 0; i < r[k].count; i++)
+            sq += (double)g[r[k].offset + i] * g[r[k].offset + i];
     coef = clip / (sqrt(sq) + 1e-6);
     if (!(coef < 1))
         return;
     c = (dlc_float)coef;
-    for (i = 0; i < count; i++)
-        g[i] *= c;
+    for (k = 0; k < nr; k++)
+        for (i = 0; i < r[k].count; i++)
+            g[r[k].offset + i] *= c;
 }
 
 /* d = g + wd*p; buf = d on the first step, else momentum*buf +
@@ -160,7 +160,7 @@ static void dlc_adagrad(const dlc_optim *o, dlc_float *p, const dlc_float *g,
  * avg = sqrt(sq - ga^2) + eps, else sqrt(sq) + eps; with momentum buf =
  * momentum*buf + g/avg and p -= lr*buf, else p -= lr*g/avg. */
 static void dlc_rmsprop(const dlc_optim *o, dlc_float *p, const dlc_float *g,
-                        dlc_float *state, size_t count, double lr)
+                        dlc_float *state, size_t count, size_t slab, double lr)
 {
     dlc_float wd = (dlc_float)o->weight_decay, eps = (dlc_float)o->eps;
     dlc_float a = (dlc_float)o->alpha, a1 = (dlc_float)(1 - o->alpha);
@@ -169,9 +169,9 @@ static void dlc_rmsprop(const dlc_optim *o, dlc_float *p, const dlc_float *g,
     size_t i;
 
     if (o->momentum > 0)
-        buf = state + count;
+        buf = state + slab;
     if (o->centered)
-        ga = state + (buf != NULL ? 2 : 1) * count;
+        ga = state + (buf != NULL ? 2 : 1) * slab;
     for (i = 0; i < count; i++) {
         dlc_float d = g[i], avg;
         if (o->weight_decay != 0)
@@ -197,7 +197,8 @@ static void dlc_rmsprop(const dlc_optim *o, dlc_float *p, const dlc_float *g,
  * max(vmax, v), used for v); p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps),
  * bc = 1 - beta^step. */
 static void dlc_adam(const dlc_optim *o, dlc_float *p, const dlc_float *g,
-                     dlc_float *state, size_t count, double lr, int64_t step)
+                     dlc_float *state, size_t count, size_t slab, double lr,
+                     int64_t step)
 {
     int decoupled = o->kind == DLC_OPT_ADAMW;
     double bc1 = 1 - pow(o->beta1, (double)step);
@@ -207,8 +208,8 @@ static void dlc_adam(const dlc_optim *o, dlc_float *p, const dlc_float *g,
     dlc_float wd = (dlc_float)o->weight_decay, eps = (dlc_float)o->eps;
     dlc_float shrink = (dlc_float)(1 - lr * o->weight_decay);
     dlc_float nstep = (dlc_float)(-(lr / bc1)), bc2s = (dlc_float)sqrt(bc2);
-    dlc_float *m = state, *v = state + count;
-    dlc_float *vmax = o->amsgrad ? state + 2 * count : NULL;
+    dlc_float *m = state, *v = state + slab;
+    dlc_float *vmax = o->amsgrad ? state + 2 * slab : NULL;
     size_t i;
 
     for (i = 0; i < count; i++) {
@@ -229,27 +230,68 @@ static void dlc_adam(const dlc_optim *o, dlc_float *p, const dlc_float *g,
     }
 }
 
+double dlc_optim_penalty_ranges(const dlc_optim *o, const dlc_float *params,
+                                const dlc_param_range *r, int nranges)
+{
+    double l1 = 0, l2 = 0;
+    size_t i;
+    int k;
+
+    if (o->l1 == 0 && o->l2 == 0)
+        return 0;
+    for (k = 0; k < nranges; k++)
+        for (i = 0; i < r[k].count; i++) {
+            double w = (double)params[r[k].offset + i];
+            l1 += fabs(w);
+            l2 += w * w;
+        }
+    return o->l1 * l1 + o->l2 * l2;
+}
+
+void dlc_optim_step_ranges(const dlc_optim *o, dlc_float *params,
+                           dlc_float *grads, dlc_float *state,
+                           const dlc_param_range *r, int nranges, double lr,
+                           int64_t step)
+{
+    size_t total = 0, at = 0;
+    int k;
+
+    for (k = 0; k < nranges; k++) {
+        dlc_optim_penalize(o, params + r[k].offset, grads + r[k].offset,
+                           r[k].count);
+        total += r[k].count;
+    }
+    if (o->clip_norm > 0)
+        dlc_optim_clip(grads, r, nranges, o->clip_norm);
+    for (k = 0; k < nranges; at += r[k].count, k++) {
+        dlc_float *p = params + r[k].offset, *g = grads + r[k].offset;
+        size_t count = r[k].count;
+        switch (o->kind) {
+        case DLC_OPT_SGD:
+            dlc_sgd(o, p, g, state + at, count, lr, step);
+            break;
+        case DLC_OPT_ADAGRAD:
+            dlc_adagrad(o, p, g, state + at, count, lr, step);
+            break;
+        case DLC_OPT_RMSPROP:
+            dlc_rmsprop(o, p, g, state + at, count, total, lr);
+            break;
+        case DLC_OPT_ADAM:
+        case DLC_OPT_ADAMW:
+            dlc_adam(o, p, g, state + at, count, total, lr, step);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
 void dlc_optim_step(const dlc_optim *o, dlc_float *params, dlc_float *grads,
                     dlc_float *state, size_t count, double lr, int64_t step)
 {
-    dlc_optim_penalize(o, params, grads, count);
-    if (o->clip_norm > 0)
-        dlc_optim_clip(grads, count, o->clip_norm);
-    switch (o->kind) {
-    case DLC_OPT_SGD:
-        dlc_sgd(o, params, grads, state, count, lr, step);
-        break;
-    case DLC_OPT_ADAGRAD:
-        dlc_adagrad(o, params, grads, state, count, lr, step);
-        break;
-    case DLC_OPT_RMSPROP:
-        dlc_rmsprop(o, params, grads, state, count, lr);
-        break;
-    case DLC_OPT_ADAM:
-    case DLC_OPT_ADAMW:
-        dlc_adam(o, params, grads, state, count, lr, step);
-        break;
-    default:
-        break;
-    }
+    dlc_param_range all;
+
+    all.offset = 0;
+    all.count = count;
+    dlc_optim_step_ranges(o, params, grads, state, &all, 1, lr, step);
 }

@@ -17,7 +17,8 @@
  *   --dump FILE          write the raw outputs, in order, as dlc_float
  *   --random-inputs SEED fill the float inputs that DATA does not hold from
  *                        N(0, 1) with the runtime's RNG (stream 1000 + input
- *                        index); n is --n, else the compiled batch
+ *                        index), int (id) inputs with 0; n is --n, else the
+ *                        compiled batch
  *   --n N                the batch for --random-inputs
  *   --verbose            print each output's largest error/tolerance ratio (stderr)
  * With no out.<output> tensor in DATA the outputs are only dumped (--dump is
@@ -295,6 +296,8 @@ static int fill_input(const dlc_model_info *info, int i, const dlc_st_file *f, c
     b->in[i] = calloc(count ? count : 1, elem_size());
     if (!b->in[i])
         return fail("out of memory");
+    if (!t && d->is_int)
+        return 0; /* ids: 0, the one id every table has (their bounds are not in the info) */
     if (!t) {
         dlc_rng r;
         dlc_float *x = b->in[i];

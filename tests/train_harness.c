@@ -27,6 +27,11 @@
  * --expect-n1 CODE: first a train_step and a training-mode forward of one
  * sample must fail with error CODE (batchnorm over [C] needs two samples),
  * changing nothing; then the steps run as usual.
+ * --alternate S1,S2,... trains a model of several train sections (a GAN's
+ * discriminator and generator): each step runs the train_step of S1, then
+ * of S2, ..., on that step's batch (each section reads the in.* and
+ * label.* tensors it needs, by name); the losses of section S are checked
+ * against ref.loss.S [steps], and --checkpoint-at resumes every section.
  * --f32-start rounds the initial parameters to float32, as the file
  * --save-params writes (and PyTorch starts from) holds them: for the double
  * build (-DDLC_DOUBLE), where init() gives doubles.
@@ -40,7 +45,7 @@
  * usage: train_harness DATA [--label L] [--steps S] [--n N] [--seed S]
  *            [--fashion-mnist DIR] [--rtol-first R] [--rtol R] [--atol A]
  *            [--checkpoint-at K] [--tmp DIR] [--schedule-every E] [--expect-nonfinite S]
- *            [--expect-n1 CODE]
+ *            [--expect-n1 CODE] [--alternate S1,S2,...]
  *            [--save-params FILE] [--losses-only] [--f32-start] [--verbose] */
 #include <errno.h>
 #include <math.h>
@@ -60,7 +65,7 @@
 const dlc_model_info *MODEL_INFO(void);
 
 typedef struct options {
-    const char *data, *label, *fmnist, *tmp, *save_params;
+    const char *data, *label, *fmnist, *tmp, *save_params, *alternate;
     long steps, n, checkpoint_at, schedule_every, expect_nonfinite, expect_n1;
     int have_seed, verbose, losses_only, f32_start;
     unsigned long long seed;
@@ -72,6 +77,12 @@ typedef struct batches {
     long steps, n;
     dlc_float **in;
     void **labels;
+    /* --alternate: the sections each step runs, in order, and their own
+     * inputs and labels (sections[k].inputs, .labels) */
+    int nsec;
+    const dlc_train_section *sec[8];
+    dlc_float *sin[8][16];
+    void *slabels[8][16];
 } batches;
 
 static void usage(void)
@@ -79,7 +90,7 @@ static void usage(void)
     fprintf(stderr, "usage: train_harness DATA [--label L] [--steps S] [--n N] [--seed S]\n"
                     "           [--fashion-mnist DIR] [--rtol-first R] [--rtol R] [--atol A]\n"
                     "           [--checkpoint-at K] [--tmp DIR] [--schedule-every E] [--expect-nonfinite S]\n"
-                    "           [--expect-n1 CODE]\n"
+                    "           [--expect-n1 CODE] [--alternate S1,S2,...]\n"
                     "           [--save-params FILE] [--losses-only] [--f32-start] [--verbose]\n");
     exit(2);
 }
@@ -133,6 +144,8 @@ static void parse_args(int argc, char **argv, options *o)
             o->tmp = v;
         else if (!strcmp(a, "--save-params"))
             o->save_params = v;
+        else if (!strcmp(a, "--alternate"))
+            o->alternate = v;
         else if (!strcmp(a, "--steps"))
             bad = parse_long(v, &o->steps);
         else if (!strcmp(a, "--n"))
@@ -253,11 +266,14 @@ static int batches_from_data(const dlc_model_info *info, const dlc_st_file *f, c
         if (!v)
             return 1;
         size_t use = (size_t)b->steps * (size_t)b->n * per;
-        if (is_label && d->is_int) {
+        if (d->is_int) { /* class labels, token ids: int32 */
             int32_t *l = malloc((use ? use : 1) * sizeof *l);
             for (size_t k = 0; l && k < use; k++)
                 l[k] = (int32_t)v[k];
-            b->labels[i - info->ninputs] = l;
+            if (is_label)
+                b->labels[i - info->ninputs] = l;
+            else
+                b->in[i] = (dlc_float *)(void *)l;
         } else {
             dlc_float *x = malloc((use ? use : 1) * sizeof *x);
             for (size_t k = 0; x && k < use; k++)
@@ -270,6 +286,77 @@ static int batches_from_data(const dlc_model_info *info, const dlc_st_file *f, c
         free(v);
         if (is_label ? !b->labels[i - info->ninputs] : !b->in[i])
             return fail("out of memory");
+    }
+    return 0;
+}
+
+/* DATA's `name` [S, n, ...], b->steps of b->n samples of d's shape, as
+ * int32 (is_int) or dlc_float (malloc'ed into *out). */
+static int load_series(const dlc_st_file *f, const char *name, const dlc_tensor_desc *d, int is_int,
+                       const batches *b, void **out)
+{
+    const dlc_st_tensor *t = dlc_st_find(f, name);
+    if (!t || t->rank < 2 || t->dims[1] != b->n || t->dims[0] < b->steps)
+        return fail("DATA has no %s of shape [%ld, %ld, ...]", name, b->steps, b->n);
+    size_t per = elems(d), count = (size_t)t->dims[0] * (size_t)b->n * per;
+    double *v = tensor_values(t, count, name);
+    if (!v)
+        return 1;
+    size_t use = (size_t)b->steps * (size_t)b->n * per;
+    if (is_int) {
+        int32_t *l = malloc((use ? use : 1) * sizeof *l);
+        for (size_t k = 0; l && k < use; k++)
+            l[k] = (int32_t)v[k];
+        *out = l;
+    } else {
+        dlc_float *x = malloc((use ? use : 1) * sizeof *x);
+        for (size_t k = 0; x && k < use; k++)
+            x[k] = (dlc_float)v[k];
+        *out = x;
+    }
+    free(v);
+    return *out ? 0 : fail("out of memory");
+}
+
+/* --alternate S1,S2: the sections, and each one's inputs and labels from
+ * DATA; steps and n from the first section's first input. */
+static int batches_from_sections(const dlc_model_info *info, const dlc_st_file *f, const options *o, batches *b)
+{
+    char name[160], list[256];
+    snprintf(list, sizeof list, "%s", o->alternate);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        const dlc_train_section *sec = NULL;
+        for (int k = 0; k < info->nsections; k++)
+            if (!strcmp(info->sections[k].name, tok))
+                sec = &info->sections[k];
+        if (!sec)
+            return fail("--alternate: model %s has no train section '%s'", info->name, tok);
+        if (b->nsec == 8 || sec->ninputs > 16 || sec->nlabels > 16)
+            return fail("--alternate: more than 8 sections, or 16 inputs or labels");
+        b->sec[b->nsec++] = sec;
+    }
+    if (!b->nsec || !b->sec[0]->ninputs)
+        return fail("--alternate needs sections, the first with inputs");
+    snprintf(name, sizeof name, "in.%s", b->sec[0]->inputs[0].name);
+    const dlc_st_tensor *first = dlc_st_find(f, name);
+    if (!first || first->rank < 2)
+        return fail("DATA has no %s of shape [steps, n, ...]", name);
+    b->steps = o->steps >= 0 ? o->steps : (long)first->dims[0];
+    b->n = (long)first->dims[1];
+    if (b->steps > first->dims[0])
+        return fail("--steps %ld but DATA holds %lld steps", b->steps, (long long)first->dims[0]);
+    if (b->n < 1 || b->n > info->batch)
+        return fail("DATA's batches have %ld samples, the model takes 1..%d", b->n, info->batch);
+    for (int k = 0; k < b->nsec; k++) {
+        const dlc_train_section *sec = b->sec[k];
+        for (int i = 0; i < sec->ninputs + sec->nlabels; i++) {
+            int is_label = i >= sec->ninputs;
+            const dlc_tensor_desc *d = is_label ? &sec->labels[i - sec->ninputs] : &sec->inputs[i];
+            void **out = is_label ? &b->slabels[k][i - sec->ninputs] : (void **)&b->sin[k][i];
+            snprintf(name, sizeof name, "%s.%s", is_label ? "label" : "in", d->name);
+            if (load_series(f, name, d, d->is_int, b, out))
+                return 1;
+        }
     }
     return 0;
 }
@@ -311,15 +398,53 @@ static size_t label_size(const dlc_tensor_desc *d)
     return d->is_int ? sizeof(int32_t) : sizeof(dlc_float);
 }
 
+/* --alternate: steps [from, to), each running the sections in turn;
+ * losses[s * nsec + k] gets section k's loss of step s. */
+static int train_sections(const batches *b, const options *o, void *m, long from, long to, double *losses)
+{
+    const dlc_float *in[16];
+    const void *labels[16];
+    for (long s = from; s < to; s++) {
+        for (int k = 0; k < b->nsec; k++) {
+            const dlc_train_section *sec = b->sec[k];
+            for (int i = 0; i < sec->ninputs; i++) /* an int input's elements are int32 */
+                in[i] = (const dlc_float *)(const void *)((const char *)b->sin[k][i] +
+                        (size_t)s * (size_t)b->n * elems(&sec->inputs[i]) * label_size(&sec->inputs[i]));
+            for (int j = 0; j < sec->nlabels; j++)
+                labels[j] = (const char *)b->slabels[k][j] +
+                            (size_t)s * (size_t)b->n * elems(&sec->labels[j]) * label_size(&sec->labels[j]);
+            dlc_float loss = 0;
+            int err = sec->train_step(m, in, labels, (int)b->n, &loss);
+            if (err)
+                return fail("step %ld: section %s's train_step returned %d: %s", s + 1, sec->name, err,
+                            dlc_strerror(err));
+            losses[s * b->nsec + k] = (double)loss;
+        }
+        for (int k = 0; o->schedule_every > 0 && (s + 1) % o->schedule_every == 0 && k < b->nsec; k++)
+            b->sec[k]->schedule_step(m);
+    }
+    return 0;
+}
+
+/* Input i's batch of step s (an int input's elements are int32). */
+static const dlc_float *step_input(const dlc_model_info *info, const batches *b, int i, long s)
+{
+    const dlc_tensor_desc *d = &info->inputs[i];
+    return (const dlc_float *)(const void *)((const char *)b->in[i] +
+                                             (size_t)s * (size_t)b->n * elems(d) * label_size(d));
+}
+
 /* Steps [from, to) of the trajectory on model m; losses[s] gets step s's. */
 static int train(const dlc_model_info *info, void *m, const batches *b, const options *o, long from, long to,
                  double *losses)
 {
     const dlc_float *in[16];
     const void *labels[16];
+    if (b->nsec)
+        return train_sections(b, o, m, from, to, losses);
     for (long s = from; s < to; s++) {
         for (int i = 0; i < info->ninputs; i++)
-            in[i] = b->in[i] + (size_t)s * (size_t)b->n * elems(&info->inputs[i]);
+            in[i] = step_input(info, b, i, s);
         for (int j = 0; j < info->nlabels; j++)
             labels[j] = (const char *)b->labels[j] +
                         (size_t)s * (size_t)b->n * elems(&info->labels[j]) * label_size(&info->labels[j]);
@@ -334,27 +459,44 @@ static int train(const dlc_model_info *info, void *m, const batches *b, const op
     return 0;
 }
 
-static int check_losses(const dlc_st_file *f, const double *losses, const options *o, long steps)
+/* losses[s * stride] against DATA's `ref` (ref.loss; ref.loss.S for --alternate). */
+static int check_loss_series(const dlc_st_file *f, const char *ref, const double *losses, long stride,
+                             const options *o, long steps)
 {
-    const dlc_st_tensor *t = dlc_st_find(f, "ref.loss");
+    const dlc_st_tensor *t = dlc_st_find(f, ref);
     if (!t || t->count < (size_t)steps)
-        return fail("DATA has no ref.loss of at least %ld steps", steps);
+        return fail("DATA has no %s of at least %ld steps", ref, steps);
     double *r = malloc(t->count * sizeof *r);
     if (!r)
         return fail("out of memory");
     dlc_st_to_f64(t, r);
     int rc = 0;
     for (long s = 0; s < steps && !rc; s++) {
-        double tol = (s == 0 ? o->rtol_first : o->rtol) * fabs(r[s]);
+        double tol = (s == 0 ? o->rtol_first : o->rtol) * fabs(r[s]), l = losses[s * stride];
         if (o->verbose)
-            fprintf(stderr, "step %3ld: loss %.9g, PyTorch %.9g, relative error %.3g\n", s + 1, losses[s], r[s],
-                    fabs(losses[s] - r[s]) / (fabs(r[s]) > 0 ? fabs(r[s]) : 1));
-        if (!(fabs(losses[s] - r[s]) <= tol))
-            rc = fail("step %ld: loss %.9g, PyTorch's %.9g (relative error %.3g > %g)", s + 1, losses[s], r[s],
-                      fabs(losses[s] - r[s]) / fabs(r[s]), s == 0 ? o->rtol_first : o->rtol);
+            fprintf(stderr, "step %3ld: %s %.9g, PyTorch %.9g, relative error %.3g\n", s + 1, ref + 4, l, r[s],
+                    fabs(l - r[s]) / (fabs(r[s]) > 0 ? fabs(r[s]) : 1));
+        if (!(fabs(l - r[s]) <= tol))
+            rc = fail("step %ld: %s %.9g, PyTorch's %.9g (relative error %.3g > %g)", s + 1, ref + 4, l, r[s],
+                      fabs(l - r[s]) / fabs(r[s]), s == 0 ? o->rtol_first : o->rtol);
     }
     free(r);
     return rc;
+}
+
+/* ref.loss, or with --alternate each section's ref.loss.S. */
+static int check_losses(const dlc_st_file *f, const batches *b, const double *losses, const options *o,
+                        long steps)
+{
+    char ref[160];
+    if (!b->nsec)
+        return check_loss_series(f, "ref.loss", losses, 1, o, steps);
+    for (int k = 0; k < b->nsec; k++) {
+        snprintf(ref, sizeof ref, "ref.loss.%s", b->sec[k]->name);
+        if (check_loss_series(f, ref, losses + k, b->nsec, o, steps))
+            return 1;
+    }
+    return 0;
 }
 
 static int check_params(const dlc_model_info *info, void *m, const dlc_st_file *f, const options *o)
@@ -398,7 +540,8 @@ static int check_resume(const dlc_model_info *info, const dlc_st_file *f, const 
         return fail("--checkpoint-at %ld is outside 1..%ld", k, b->steps - 1);
     char path[512];
     snprintf(path, sizeof path, "%s/%s.ckpt.safetensors", o->tmp, info->name);
-    double *losses = calloc((size_t)b->steps, sizeof *losses);
+    size_t nloss = (size_t)b->steps * (size_t)(b->nsec ? b->nsec : 1);
+    double *losses = calloc(nloss, sizeof *losses);
     void *m1 = info->create(), *m2 = info->create();
     int rc = !losses || !m1 || !m2 ? fail("out of memory") : 0;
     if (!rc) {
@@ -421,12 +564,16 @@ static int check_resume(const dlc_model_info *info, const dlc_st_file *f, const 
     }
     if (!rc && info->step_count(m2) != k)
         rc = fail("the loaded checkpoint says step %lld, saved at %ld", (long long)info->step_count(m2), k);
+    for (int j = 0; j < b->nsec && !rc; j++)
+        if (b->sec[j]->step_count(m2) != k)
+            rc = fail("the loaded checkpoint says section %s's step is %lld, saved at %ld", b->sec[j]->name,
+                      (long long)b->sec[j]->step_count(m2), k);
     if (!rc)
         rc = train(info, m2, b, o, k, b->steps, losses);
-    for (long s = 0; s < b->steps && !rc; s++)
+    for (size_t s = 0; s < nloss && !rc; s++)
         if (memcmp(&losses[s], &ref_losses[s], sizeof *losses) != 0)
             rc = fail("resumed at step %ld: step %ld's loss %.9g differs from the uninterrupted run's %.9g", k,
-                      s + 1, losses[s], ref_losses[s]);
+                      (long)(s / (b->nsec ? (size_t)b->nsec : 1)) + 1, losses[s], ref_losses[s]);
     if (!rc && memcmp(info->params_data(m2), info->params_data(ref_model),
                       info->param_count * sizeof(dlc_float)) != 0)
         rc = fail("resumed at step %ld: the final parameters differ from the uninterrupted run's", k);
@@ -458,7 +605,7 @@ static int check_nonfinite(const dlc_model_info *info, void *m, const batches *b
     const dlc_float *in[16];
     const void *labels[16];
     for (int i = 0; i < info->ninputs; i++)
-        in[i] = b->in[i] + (size_t)(s - 1) * (size_t)b->n * elems(&info->inputs[i]);
+        in[i] = step_input(info, b, i, s - 1);
     for (int j = 0; j < info->nlabels; j++)
         labels[j] = (const char *)b->labels[j] +
                     (size_t)(s - 1) * (size_t)b->n * elems(&info->labels[j]) * label_size(&info->labels[j]);
@@ -519,18 +666,23 @@ static int check_n1(const dlc_model_info *info, void *m, const batches *b, long 
 
 static int run(const dlc_model_info *info, void *m, const dlc_st_file *f, const options *o)
 {
-    batches b = { 0, 0, NULL, NULL };
+    batches b;
+    memset(&b, 0, sizeof b);
     dlc_float *in[16] = { 0 };
     void *labels[16] = { 0 };
     b.in = in;
     b.labels = labels;
     double *losses = NULL;
     int rc = info->ninputs > 16 || info->nlabels > 16 ? fail("more than 16 inputs or labels") : 0;
+    if (!rc && o->alternate && (o->fmnist || o->expect_n1 || o->expect_nonfinite))
+        rc = fail("--alternate takes its batches from DATA, and no --expect-n1 or --expect-nonfinite");
     if (!rc)
-        rc = o->fmnist ? batches_from_fmnist(info, o, &b) : batches_from_data(info, f, o, &b);
+        rc = o->alternate ? batches_from_sections(info, f, o, &b)
+           : o->fmnist    ? batches_from_fmnist(info, o, &b)
+                          : batches_from_data(info, f, o, &b);
     if (!rc && b.steps < 1)
         rc = fail("no steps to run");
-    if (!rc && !(losses = calloc((size_t)b.steps, sizeof *losses)))
+    if (!rc && !(losses = calloc((size_t)b.steps * (size_t)(b.nsec ? b.nsec : 1), sizeof *losses)))
         rc = fail("out of memory");
     options used = *o;
     used.steps = b.steps;
@@ -541,7 +693,7 @@ static int run(const dlc_model_info *info, void *m, const dlc_st_file *f, const 
     else if (!rc)
         rc = train(info, m, &b, o, 0, b.steps, losses);
     if (!rc && used.steps > 0)
-        rc = check_losses(f, losses, &used, used.steps);
+        rc = check_losses(f, &b, losses, &used, used.steps);
     if (!rc && !o->losses_only)
         rc = check_params(info, m, f, &used);
     if (!rc && o->checkpoint_at >= 0)
@@ -549,6 +701,10 @@ static int run(const dlc_model_info *info, void *m, const dlc_st_file *f, const 
     for (int i = 0; i < 16; i++) {
         free(in[i]);
         free(labels[i]);
+        for (int k = 0; k < b.nsec; k++) {
+            free(b.sin[k][i]);
+            free(b.slabels[k][i]);
+        }
     }
     free(losses);
     return rc;

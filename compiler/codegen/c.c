@@ -81,8 +81,8 @@ static void emit_header_model(cg *g)
         sb_printf(h, "#define %s_OUT_SIZE %" PRId64 "\n", U, shape_count(&gr->values[gr->outputs[0]]->shape));
     sb_printf(h, "#define %s_PARAM_COUNT %" PRId64 " /* elements in the parameter block */\n", U, gr->param_count);
     int64_t arena = gr->arena_count;
-    if (g->t && g->t->arena_count > arena)
-        arena = g->t->arena_count;
+    if (g->t && train_arena_count(g) > arena)
+        arena = train_arena_count(g);
     sb_printf(h, "#define %s_ARENA_COUNT %" PRId64 " /* elements in the activation arena */\n", U, arena);
     sb_printf(h, "#define %s_ARENA_BYTES ((size_t)%s_ARENA_COUNT * sizeof(dlc_float))\n\n", U, U);
     sb_printf(h, "typedef struct %s %s;\n\n", m, m);
@@ -252,11 +252,7 @@ static void emit_lifecycle(cg *g)
                  "                      &%s_param_inits[i], seed, (uint64_t)i);\n",
               nparams(g->g), m, m, m);
     if (g->t)
-        sb_printf(c, "    dlc_optim_init_state(&%s_optim, m->opt_state, %s_TRAINABLE_COUNT);\n"
-                     "    dlc_rng_seed(&m->rng, seed, 0xd209);   /* dropout's stream */\n"
-                     "    m->step = 0;\n    m->sched_t = 0;\n"
-                     "    m->lr = dlc_schedule_lr(&%s_schedule, %s_optim.lr, 0); /* warmup starts low */\n",
-                  m, U, m, m);
+        emit_train_init(g);
     sb_puts(c, "}\n\n");
 }
 
@@ -440,7 +436,8 @@ static void emit_info(cg *g)
         emit_train_info(g);
     else
         sb_puts(c, ",\n    0, NULL, 0, /* no train section: no training entry points */\n"
-                   "    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL");
+                   "    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,\n"
+                   "    0, NULL");
     sb_puts(c, "\n};\n\n");
     sb_printf(c, "const dlc_model_info *%s_info(void)\n{\n    return &%s_info_table;\n}\n\n", m, m);
 }
@@ -499,6 +496,8 @@ void codegen_c(const codegen_input *in, strbuf *c, strbuf *h)
         g.c = c;
         g.h = h;
         upper(g.g->name, g.up);
+        if (g.t)
+            setup_train_sections(&g);
         emit_header_model(&g);
         sb_printf(c, "/* ======== model %s ======== */\n\n", g.g->name);
         emit_tables(&g);
@@ -507,8 +506,10 @@ void codegen_c(const codegen_input *in, strbuf *c, strbuf *h)
         if (g.weights)
             emit_weights(&g);
         emit_kernels(&g, g.g, "k", g.g_names, g.g_used);
-        if (g.t)
+        if (g.t) {
             emit_kernels(&g, g.t, "t", g.t_names, g.t_used);
+            emit_section_kernels(&g);
+        }
         emit_lifecycle(&g);
         emit_io(&g);
         if (g.t)

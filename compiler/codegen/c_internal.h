@@ -15,10 +15,24 @@ typedef struct kernel_table {
     int n, cap;
 } kernel_table;
 
+/* One train section's code (c_train.c): a model's one unnamed section,
+ * or each of its named ones (train d { ... }). */
+typedef struct cg_section {
+    const struct train_spec *spec;
+    const ir_graph *t;        /* its training graph: compute_gradients, train_step */
+    const ir_graph *e;        /* eval_loss's graph (its loss after nforward) */
+    const char **t_names, **e_names; /* kernel function of each of their nodes */
+    unsigned *t_used, *e_used;
+    const char *sfx;          /* "" for the unnamed section, else "_NAME": its functions and state */
+    char up[256];             /* its macros' prefix: "M", or "M_NAME" */
+    int64_t trained;          /* elements its optimizer updates */
+    int64_t state_offset;     /* its optimizer state in opt_state */
+} cg_section;
+
 typedef struct cg {
     const codegen_input *in;
     const ir_graph *g;        /* the inference graph */
-    const ir_graph *t;        /* the training graph, or NULL */
+    const ir_graph *t;        /* the training graph (with named sections: the forward in training mode), or NULL */
     const float *weights;     /* compiled in, or NULL */
     strbuf *c, *h;
     char up[128];             /* the model name in upper case, for macros */
@@ -26,6 +40,9 @@ typedef struct cg {
     const char **g_names;     /* kernel function of each node of g */
     const char **t_names;     /* ... and of t */
     unsigned *g_used, *t_used; /* which inputs and parameters each kernel reads */
+    cg_section *secs;         /* the train sections (with g->t) */
+    int nsecs;
+    int named;                /* they have names (train d { ... }) */
 } cg;
 
 void upper(const char *s, char *out);
@@ -48,6 +65,12 @@ void emit_copy_outputs(cg *g, const ir_graph *gr);
 /* Returns DLC_ERR_TOKEN when an id an op indexes with is out of range. */
 void emit_index_checks(cg *g, const ir_graph *gr);
 
+/* The sections of a model with training (g->t), their kernels, and the
+ * largest arena a training entry point uses. */
+void setup_train_sections(cg *g);
+void emit_section_kernels(cg *g);
+int64_t train_arena_count(const cg *g);
+void emit_train_init(cg *g);        /* the training part of init() */
 void emit_train_header(cg *g);
 void emit_train_state(cg *g);       /* members of the model struct */
 void emit_train_tables(cg *g);      /* optimizer, schedule, checkpoint descriptors */

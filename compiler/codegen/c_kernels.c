@@ -185,7 +185,11 @@ void emit_kernels(cg *g, const ir_graph *gr, const char *prefix, const char **na
         }
         char id[200], name[300];
         ident(n->label ? n->label : "", id, sizeof id);
-        snprintf(name, sizeof name, "%s%d_%s_%s", prefix, n->id, id, n->op->name);
+        /* a file's later models prefix their kernels with the model's name:
+         * node ids and labels repeat from model to model */
+        int first = g->in->graphs[0] == g->g;
+        snprintf(name, sizeof name, "%s%s%s%d_%s_%s", first ? "" : g->g->name, first ? "" : "_", prefix, n->id, id,
+                 n->op->name);
         names[i] = arena_strdup(gr->a, name);
         remember(g->kernels, gr->a, text.data, name);
         kernel_comment(g, gr, n);

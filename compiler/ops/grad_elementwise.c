@@ -377,9 +377,33 @@ int binary_grad(grad_ctx *c)
     return 0;
 }
 
+/* ---- a shared parameter's gradient -------------------------------------- */
+
+/* A parameter read by several nodes (two calls sharing it): the first
+ * backward node writes its gradient, each other one writes its part to
+ * scratch, and this adds that part in (autodiff.c, grad_param_out). */
+static void grad_accumulate_emit(emit_ctx *e)
+{
+    emit(e, "const int64_t COUNT = %lld; /* the parameter's elements */",
+         (long long)shape_count(emit_out_shape(e, 0)));
+    emit(e, "(void)n;");
+    emit(e, "for (int64_t i = 0; i < COUNT; i++)");
+    emit(e, "    dparam[i] += part[i];");
+}
+
+static int64_t grad_accumulate_flops(const ir_graph *g, const ir_node *n)
+{
+    (void)g;
+    (void)n;
+    return 0;   /* per sample: the sum is per call */
+}
+
+GRAD_OP(op_grad_accumulate, "grad_accumulate", "adds one reader's part to a shared parameter's gradient",
+        grad_accumulate_emit, grad_accumulate_flops)
+
 const op_def *const grad_ops_elementwise[] = {
     &op_relu_grad, &op_relu6_grad, &op_leaky_relu_grad, &op_elu_grad, &op_selu_grad, &op_gelu_grad,
     &op_silu_grad, &op_hardswish_grad, &op_sigmoid_grad, &op_hard_sigmoid_grad, &op_tanh_grad,
-    &op_softplus_grad, &op_dropout_grad, &op_binary_grad,
+    &op_softplus_grad, &op_dropout_grad, &op_binary_grad, &op_grad_accumulate,
     NULL
 };

@@ -20,12 +20,20 @@ static const attr_spec ce_attrs[] = {
 
 static const attr_spec reduce_attrs[] = { REDUCTION, { NULL } };
 
+/* A number as the target of every element (a GAN's bce_logits(d, 1.0)),
+ * instead of a target input or tensor. */
+#define TARGET { "target", ATTR_FLOAT, "", NO_LIMIT, 1, 0, 0 }
+
+static const attr_spec target_attrs[] = { TARGET, REDUCTION, { NULL } };
+
 static const attr_spec huber_attrs[] = {
+    TARGET,
     { "delta", ATTR_FLOAT, "1.0", NO_LIMIT, 0 },   /* > 0, checked by huber_infer */
     REDUCTION,
     { NULL } };
 
 static const attr_spec smooth_l1_attrs[] = {
+    TARGET,
     { "beta", ATTR_FLOAT, "1.0", 0, 1e30, 0 },
     REDUCTION,
     { NULL } };
@@ -103,9 +111,21 @@ static int hinge_infer(op_ctx *c)
     return class_index_infer(c);
 }
 
+/* Whether the loss compares every element with the number target= (no
+ * target input, no tensor). */
+static int constant_target(const ir_node *n)
+{
+    return attr_index_opt(n->op, "target") >= 0 && node_isset(n, "target");
+}
+
 static int same_shape_infer(op_ctx *c)
 {
-    if (label_or_input(c, "target", *op_in_shape(c, 0), DT_F32))
+    if (constant_target(c->n)) {
+        if (c->n->nin > 1) {
+            op_error_attr(c, "target", "give the target as a tensor or as a number (target=), not both");
+            return -1;
+        }
+    } else if (label_or_input(c, "target", *op_in_shape(c, 0), DT_F32))
         return -1;
     *op_out_shape(c, 0) = scalar_shape();
     return 0;
@@ -269,12 +289,15 @@ static void hinge_grad_emit(emit_ctx *e)
  * declares the attributes it reads.  Summed in double, then reduced. */
 static void emit_pointwise(emit_ctx *e, const char *consts, const char *body)
 {
+    int fixed = constant_target(e->n);
     emit(e, "enum { POS = %lld }; /* elements per sample */", (long long)shape_count(emit_in_shape(e, 0)));
     if (consts)
         emit(e, "%s", consts);
+    if (fixed)
+        emit(e, "%s /* every element's target */", attr_const(e, e->n, "target", "TARGET"));
     emit(e, "double total = 0;");
     emit(e, "for (int64_t i = 0; i < (int64_t)n * POS; i++) {");
-    emit(e, "    const dlc_float x = x0[i], t = x1[i];");
+    emit(e, "    const dlc_float x = x0[i], t = %s;", fixed ? "TARGET" : "x1[i]");
     e->indent++;
     emit(e, "%s", body);
     e->indent--;
@@ -286,12 +309,15 @@ static void emit_pointwise(emit_ctx *e, const char *consts, const char *body)
 /* Its backward: `body` declares d, the derivative of the element's term. */
 static void emit_pointwise_grad(emit_ctx *e, const char *consts, const char *body)
 {
+    int fixed = constant_target(e->n->fwd);
     emit(e, "enum { POS = %lld }; /* elements per sample */", (long long)shape_count(emit_in_shape(e, 0)));
     if (consts)
         emit(e, "%s", consts);
+    if (fixed)
+        emit(e, "%s /* every element's target */", attr_const(e, e->n->fwd, "target", "TARGET"));
     emit(e, "const dlc_float scale = 1 / (%s);", mean_divisor(e, e->n->fwd));
     emit(e, "for (int64_t i = 0; i < (int64_t)n * POS; i++) {");
-    emit(e, "    const dlc_float x = pred[i], t = target[i];");
+    emit(e, "    const dlc_float x = pred[i], t = %s;", fixed ? "TARGET" : "target[i]");
     e->indent++;
     emit(e, "%s", body);
     e->indent--;
@@ -397,10 +423,12 @@ static int loss_grad(grad_ctx *c)
         return 0;
     char op[64];
     snprintf(op, sizeof op, "%s_grad", c->n->op->name);
-    int in[2] = { c->n->in[0], c->n->in[1] };
-    ir_node *bn = grad_node(c, op, 2, in);
+    /* with target=, the prediction alone */
+    int in[2] = { c->n->in[0], c->n->nin > 1 ? c->n->in[1] : -1 };
+    ir_node *bn = grad_node(c, op, c->n->nin, in);
     grad_in_role(bn, 0, "pred");
-    grad_in_role(bn, 1, c->g->values[in[1]]->dtype == DT_I32 ? "labels" : "target");
+    if (c->n->nin > 1)
+        grad_in_role(bn, 1, c->g->values[in[1]]->dtype == DT_I32 ? "labels" : "target");
     ir_value *dx = grad_out(c, bn, "dx", c->g->values[c->n->in[0]]->shape, 0);
     grad_add_dx(c, 0, dx->id);
     return 0;
@@ -410,14 +438,14 @@ static int loss_grad(grad_ctx *c)
     const op_def var = { nm, alias, summary, 1, 2, 1, attrs, infer, loss_flops, NULL, emitter, 0, \
                          loss_grad, NULL, OP_LOSS, 0, 0 };
 #define LOSS_GRAD(var, nm, emitter)                                                           \
-    const op_def var = { nm, NULL, "backward of a loss", 2, 2, 1, NULL, NULL, loss_flops, NULL, \
+    const op_def var = { nm, NULL, "backward of a loss", 1, 2, 1, NULL, NULL, loss_flops, NULL, \
                          emitter, 0, NULL, NULL, OP_INTERNAL, 0, 0 };
 
 LOSS(op_mse, "mse", NULL,
      "squared error (x - t)^2 against a float target of the prediction's shape (nn.MSELoss)",
-     reduce_attrs, same_shape_infer, mse_emit)
+     target_attrs, same_shape_infer, mse_emit)
 LOSS(op_l1, "l1", "mae", "absolute error |x - t| (nn.L1Loss); also spelled mae",
-     reduce_attrs, same_shape_infer, l1_emit)
+     target_attrs, same_shape_infer, l1_emit)
 LOSS(op_huber, "huber", NULL,
      "nn.HuberLoss: (x - t)^2 / 2 within delta of t, delta (|x - t| - delta / 2) beyond",
      huber_attrs, huber_infer, huber_emit)
@@ -425,10 +453,10 @@ LOSS(op_smooth_l1, "smooth_l1", NULL, "nn.SmoothL1Loss: huber divided by beta, d
      smooth_l1_attrs, same_shape_infer, smooth_l1_emit)
 LOSS(op_bce, "bce", NULL,
      "binary cross-entropy on probabilities in [0, 1], logs clamped at -100 (nn.BCELoss)",
-     reduce_attrs, same_shape_infer, bce_emit)
+     target_attrs, same_shape_infer, bce_emit)
 LOSS(op_bce_logits, "bce_logits", NULL,
      "binary cross-entropy on logits, stable for any x (nn.BCEWithLogitsLoss)",
-     reduce_attrs, same_shape_infer, bce_logits_emit)
+     target_attrs, same_shape_infer, bce_logits_emit)
 LOSS(op_cross_entropy, "cross_entropy", NULL,
      "softmax cross-entropy on logits [C, ...] with class-index labels (nn.CrossEntropyLoss)",
      ce_attrs, class_index_infer, ce_emit)

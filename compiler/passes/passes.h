@@ -21,6 +21,13 @@ ir_graph *pass_autodiff(ir_graph *g, int input_grads, diag *d);
 /* The two graphs a model compiles to. */
 ir_graph *inference_graph(const ir_graph *g);      /* without the loss */
 ir_graph *training_graph(const ir_graph *g, diag *d); /* training mode, loss kept */
+/* Named train sections (train.c): the forward in training mode (a clone
+ * of the inference graph), and a section's own graph, pruned to what its
+ * loss needs: in training mode (with the parameters it does not update
+ * frozen), or in eval mode for eval_loss. */
+struct train_spec;
+ir_graph *forward_training_graph(const ir_graph *infer, diag *d);
+ir_graph *section_graph(const ir_graph *g, const struct train_spec *spec, int training, diag *d);
 
 typedef struct compiled {
     ir_graph *infer;     /* forward in eval mode (and the eval loss) */

@@ -17,6 +17,46 @@ static void after(ir_graph *g, const pass_options *o, const char *name)
     }
 }
 
+/* Named train sections: per section a training graph (differentiated,
+ * planned) and an eval-mode graph; the training graph handed back is the
+ * forward in training mode, which lists them. */
+static int run_sections(ir_graph *g, const pass_options *o, diag *d, compiled *out)
+{
+    int n = 0, errors = 0;
+    for (const train_spec *s = g->train; s; s = s->next)
+        n++;
+    ir_graph *f = forward_training_graph(out->infer, d);
+    if (!f)
+        return -1;
+    after(f, o, "train");
+    f->nsections = n;
+    f->section_train = arena_alloc(g->a, (size_t)n * sizeof *f->section_train);
+    f->section_eval = arena_alloc(g->a, (size_t)n * sizeof *f->section_eval);
+    int k = 0;
+    for (const train_spec *s = g->train; s; s = s->next, k++) {
+        ir_graph *t = section_graph(g, s, 1, d);
+        if (t) {
+            after(t, o, "train");
+            t = pass_autodiff(t, o->input_grads, d);
+        }
+        if (!t) {
+            errors++;
+            continue;
+        }
+        after(t, o, "autodiff");
+        f->section_train[k] = pass_plan(t, o->plan_memory);
+        after(t, o, "plan");
+        ir_graph *e = section_graph(g, s, 0, d);
+        f->section_eval[k] = pass_plan(e, o->plan_memory);
+        after(e, o, "plan");
+    }
+    if (errors)
+        return -1;
+    out->train = pass_plan(f, o->plan_memory);
+    after(out->train, o, "plan");
+    return 0;
+}
+
 int run_passes(ir_graph *g, const pass_options *o, diag *d, compiled *out)
 {
     after(g, o, "lower");
@@ -35,6 +75,8 @@ int run_passes(ir_graph *g, const pass_options *o, diag *d, compiled *out)
         diag_error(d, g->train->loss->loc, "nothing to train: model '%s' has no trainable parameters", g->name);
         return -1;
     }
+    if (g->train->name)
+        return run_sections(g, o, d, out);
     ir_graph *t = training_graph(g, d);
     if (!t)
         return -1;

@@ -20,11 +20,21 @@ Cases:
   nonfinite  the loss check: a step whose loss overflows fails, changing nothing;
   bn_train batchnorm in training mode: batch statistics and running
            statistics (momentum 0.1, unbiased running variance);
+  gan      a GAN of two train sections stepped alternately (harness
+           --alternate d,g): shared discriminator parameters, constant
+           targets, params = D / G, per-section optimizers, l2 and clipping
+           over a section's parameter ranges, batchnorm in both networks;
+  gan_dcgan, gan_cgan  3 alternating steps of models/dcgan.net and
+           models/cgan.net (the conditional one: class embeddings) from
+           dlc's init(0) weights, the losses of both sections;
   traj_*   100 steps of models/mlp.net, models/lenet5.net and a batchnorm
            CNN (dropout off) on the first 100 batches of Fashion-MNIST's
            training set, from the weights dlc's init(0) gives (the harness
            saves them with --save-params; PyTorch loads them), with a
-           checkpoint save/resume at step 50 and a 10-step sanitizer run.
+           checkpoint save/resume at step 50 and a 10-step sanitizer run;
+  traj_char_lstm, traj_transformer_lm  50 steps of small versions of
+           models/char_lstm.net and transformer_lm.net on int32 token ids
+           (next-token labels), gradient clipping, a resume at step 25.
 
 PyTorch computes in float64 from the same float32 values.  Run from the
 repository root after `make all`, with Debian's python3 (torch 1.13):
@@ -431,6 +441,180 @@ def bn_vector(name):
 CASES["bn_vector"] = bn_vector
 
 
+# ---- a GAN: two train sections updating alternately -------------------------
+
+GAN_NET = """model gan
+input z[3]
+input x[5]
+
+# the discriminator, called twice under one name: one set of parameters
+block disc(v) {
+  h = dense(v, 6, name="fc1") |> batchnorm(name="bn") |> leaky_relu(0.2)
+  return dense(h, 1, name="fc2")
+}
+
+h      = dense(z, 6, name="G.fc1") |> batchnorm(name="G.bn") |> relu
+d_real = disc(x, name="D")
+fake   = dense(h, 5, name="G.fc2") |> tanh
+d_fake = disc(fake, name="D")
+output fake, d_fake
+
+train d {
+  loss      = bce_logits(d_real, target=0.9) + bce_logits(d_fake, 0.0)
+  optimizer = adam(lr=0.02, betas=[0.5, 0.999])
+  l2        = 0.001
+  params    = D
+  batch     = 4
+}
+
+train g {
+  loss      = bce_logits(d_fake, 1.0)
+  optimizer = sgd(lr=0.1, momentum=0.9)
+  clip_norm = 0.5
+  params    = G
+}
+"""
+
+
+def gan(name):
+    """Each step: the discriminator's update (fake detached, real targets
+    0.9, an l2 penalty on D), then the generator's (through D, clipped),
+    from the same batch, as PyTorch's DCGAN loop does -- except that each
+    step computes fake itself, as dlc's train_step_d and train_step_g do.
+    Both batchnorms run in training mode in both steps (G's running
+    statistics move twice per step, D's on real then fake, then fake).
+    G's parameters are declared around D's: two ranges for its optimizer."""
+    rng = rng_for(name)
+    steps, n = 10, 4
+    mods = {"G.fc1": torch.nn.Linear(3, 6), "G.bn": torch.nn.BatchNorm1d(6), "G.fc2": torch.nn.Linear(6, 5),
+            "D.fc1": torch.nn.Linear(5, 6), "D.bn": torch.nn.BatchNorm1d(6), "D.fc2": torch.nn.Linear(6, 1)}
+    params = {}
+    for prefix, mod in mods.items():
+        for role, t in mod.state_dict().items():
+            if role == "num_batches_tracked":
+                continue
+            lo, hi = {"weight": (-0.6, 0.6), "bias": (-0.3, 0.3), "running_mean": (-0.1, 0.1),
+                      "running_var": (0.8, 1.2)}[role]
+            if prefix.endswith("bn") and role in ("weight", "bias"):
+                lo, hi = (0.5, 1.5) if role == "weight" else (-0.2, 0.2)
+            params[prefix + "." + role] = f32(rng.uniform(lo, hi, tuple(t.shape)))
+            getattr(mod, role).data = torch.from_numpy(params[prefix + "." + role].astype(np.float64))
+    z = f32(rng.standard_normal((steps, n, 3)))
+    x = f32(rng.uniform(-0.9, 0.9, (steps, n, 5)))
+    for mod in mods.values():
+        mod.train()
+    d_params = [p for k in ("D.fc1", "D.bn", "D.fc2") for p in mods[k].parameters()]
+    g_params = [p for k in ("G.fc1", "G.bn", "G.fc2") for p in mods[k].parameters()]
+    opt_d = O.Adam(d_params, lr=0.02, betas=(0.5, 0.999))
+    opt_g = O.SGD(g_params, lr=0.1, momentum=0.9)
+
+    def disc(v):
+        return mods["D.fc2"](F.leaky_relu(mods["D.bn"](mods["D.fc1"](v)), 0.2))
+
+    def gen_hidden(zs):
+        return F.relu(mods["G.bn"](mods["G.fc1"](zs)))
+
+    bce = F.binary_cross_entropy_with_logits
+    loss_d, loss_g = [], []
+    for s in range(steps):
+        zs, xs = (torch.from_numpy(a[s].astype(np.float64)) for a in (z, x))
+        opt_d.zero_grad()
+        h = gen_hidden(zs)
+        d_real = disc(xs)
+        fake = torch.tanh(mods["G.fc2"](h))
+        d_fake = disc(fake.detach())
+        loss = (bce(d_real, torch.full_like(d_real, 0.9)) + bce(d_fake, torch.zeros_like(d_fake))
+                + 0.001 * sum((p * p).sum() for p in d_params))
+        loss.backward()
+        opt_d.step()
+        loss_d.append(loss.item())
+        opt_g.zero_grad()
+        fake = torch.tanh(mods["G.fc2"](gen_hidden(zs)))
+        d_fake = disc(fake)
+        loss = bce(d_fake, torch.ones_like(d_fake))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(g_params, 0.5)
+        opt_g.step()
+        loss_g.append(loss.item())
+    data = dict(params)
+    data.update({"in.z": z, "in.x": x, "ref.loss.d": np.array(loss_d), "ref.loss.g": np.array(loss_g)})
+    for prefix, mod in mods.items():
+        for role, t in mod.state_dict().items():
+            if role != "num_batches_tracked":
+                data["ref.final.%s.%s" % (prefix, role)] = t.numpy()
+    write(name, n, "--alternate d,g --steps %d --checkpoint-at 4 --asan" % steps, GAN_NET, data)
+
+
+CASES["gan"] = gan
+
+
+CASES["gan"] = gan
+
+
+def gan_model(name, net, module, cond):
+    """models/dcgan.net or models/cgan.net from dlc's init(0) weights (the
+    harness saves them, PyTorch's twin in tests/ref/models_gan.py loads
+    them): 3 steps of section d then g at batch 4 on random images in
+    [-1, 1] (and classes), the losses of both against PyTorch.  The
+    parameters (a million) are not stored: the later steps' losses depend
+    on every update before them."""
+    steps, n = 3, 4
+    case = os.path.join(OUT, name + ".net")
+    os.makedirs(OUT, exist_ok=True)
+    with open(case, "w") as f:
+        f.write("# batch: %d\n# harness: --seed 0 --alternate d,g --steps %d --losses-only\n# net: %s\n"
+                % (n, steps, net))
+    build = os.path.join(ROOT, "build", "ref", name)
+    env = dict(os.environ, HARNESS_SRC="tests/train_harness.c examples/fashion_mnist.c", HARNESS_LIBS="-lz")
+    subprocess.run(["sh", os.path.join(ROOT, "tests", "build_model.sh"), os.path.join(ROOT, net), build,
+                    "--batch", str(n)], check=True, env=env)
+    init = os.path.join(build, "init.safetensors")
+    subprocess.run([os.path.join(build, "harness"), "--seed", "0", "--save-params", init], check=True)
+    state = {k: torch.from_numpy(v.astype(np.float64)) for k, v in st.load(init).items()}
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+    rng = rng_for(name)
+    z = f32(rng.standard_normal((steps, n, 100)))
+    x = f32(rng.uniform(-1, 1, (steps, n, 1, 28, 28)))
+    label = rng.integers(0, 10, (steps, n, 1)).astype(np.int32)
+    module.train()
+    opt_d = O.Adam(module.D.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    opt_g = O.Adam(module.G.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    bce = F.binary_cross_entropy_with_logits
+    loss_d, loss_g = [], []
+    for s in range(steps):
+        zs, xs = torch.from_numpy(z[s].astype(np.float64)), torch.from_numpy(x[s].astype(np.float64))
+        ys = (torch.from_numpy(label[s].astype(np.int64)),) if cond else ()
+        opt_d.zero_grad()
+        fake = module.G(zs, *ys)
+        d_fake = module.D(fake.detach(), *ys)
+        d_real = module.D(xs, *ys)
+        loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
+        loss.backward()
+        opt_d.step()
+        loss_d.append(loss.item())
+        opt_g.zero_grad()
+        d_fake = module.D(module.G(zs, *ys), *ys)
+        loss = bce(d_fake, torch.ones_like(d_fake))
+        loss.backward()
+        opt_g.step()
+        loss_g.append(loss.item())
+    data = {"in.z": z, "in.x": x, "ref.loss.d": np.array(loss_d), "ref.loss.g": np.array(loss_g)}
+    if cond:
+        data["in.label"] = label
+    st.save(os.path.join(OUT, name + ".safetensors"), data)
+    shutil.rmtree(build)
+
+
+def _gan_twins():
+    import models_gan
+    return models_gan
+
+
+CASES["gan_dcgan"] = lambda n: gan_model(n, "models/dcgan.net", _gan_twins().DCGAN(), False)
+CASES["gan_cgan"] = lambda n: gan_model(n, "models/cgan.net", _gan_twins().CGAN(), True)
+
+
 # ---- 100-step trajectories on Fashion-MNIST --------------------------------
 
 TRAJ_BN_NET = """# A small CNN with batchnorm (dropout off) for the trajectory test.
@@ -544,6 +728,137 @@ def traj_lenet5_f32(name):
 
 
 CASES["traj_lenet5_f32"] = traj_lenet5_f32
+
+
+# ---- 50-step trajectories of the character language models -----------------
+# models/char_lstm.net and models/transformer_lm.net at small sizes (the
+# same statements, smaller numbers), on windows of a token stream drawn
+# from a fixed random Markov chain, so the losses fall as the models learn
+# it.  The initial parameters are PyTorch's own initialisation of the twins
+# in tests/ref/models_text.py (seeded from the case name), rounded to
+# float32; the token ids go in as int32 (in.tokens, label.labels).
+
+TEXT_STEPS, TEXT_N, TEXT_T, TEXT_V = 50, 4, 12, 10
+
+TRAJ_CHAR_LSTM_NET = """model traj_char_lstm
+input tokens[%d]: int
+emb    = embedding(tokens, %d, 8)
+rnn    = lstm(emb, 16, layers=2)
+logits = dense(rnn, %d)
+scores = transpose(logits, 0, 1)
+output logits
+
+train {
+  loss      = cross_entropy(scores)
+%s
+}
+""" % (TEXT_T, TEXT_V, TEXT_V, "%s")
+
+TRAJ_TRANSFORMER_LM_NET = """model traj_transformer_lm
+input tokens[%d]: int
+
+block gpt_block(x, d, heads, ff) {
+  norm1     = layernorm(x)
+  self_attn = attention(norm1, heads=heads, causal=true)
+  r1        = x + self_attn
+  norm2     = layernorm(r1)
+  linear1   = dense(norm2, ff)
+  h         = gelu(linear1)
+  linear2   = dense(h, d)
+  return r1 + linear2
+}
+
+tok    = embedding(tokens, %d, 16)
+pos    = positional(tok)
+layers = pos |> repeat 2 gpt_block(16, 2, 32)
+norm   = layernorm(layers)
+logits = dense(norm, %d)
+scores = transpose(logits, 0, 1)
+output logits
+
+train {
+  loss      = cross_entropy(scores)
+%s
+}
+""" % (TEXT_T, TEXT_V, TEXT_V, "%s")
+
+
+def markov_windows(rng, steps, n, t, v):
+    """[steps, n, t] inputs and the next tokens as labels: windows at random
+    places of a stream from a random Markov chain whose rows put most of
+    their mass on two or three successors."""
+    trans = rng.dirichlet(np.full(v, 0.15), size=v)
+    stream = np.zeros(4000, dtype=np.int64)
+    for i in range(1, len(stream)):
+        stream[i] = rng.choice(v, p=trans[stream[i - 1]])
+    starts = rng.integers(0, len(stream) - t - 1, (steps, n))
+    x = np.stack([[stream[s:s + t] for s in row] for row in starts]).astype(np.int32)
+    y = np.stack([[stream[s + 1:s + t + 1] for s in row] for row in starts]).astype(np.int32)
+    return x, y
+
+
+def text_run(module, params, x, y, make_opt, clip, dtype):
+    """The trajectory of `module` from params (float32 arrays) in dtype:
+    (losses, final state_dict as numpy)."""
+    module = module.to(dtype)
+    module.load_state_dict({k: torch.from_numpy(v).to(dtype) for k, v in params.items()}, strict=True)
+    opt = make_opt(module.parameters())
+    losses = []
+    for s in range(x.shape[0]):
+        opt.zero_grad()
+        logits = module(torch.from_numpy(x[s].astype(np.int64)))
+        loss = F.cross_entropy(logits.transpose(1, 2), torch.from_numpy(y[s].astype(np.int64)))
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
+        opt.step()
+        losses.append(loss.item())
+    return np.array(losses), {k: v.detach().numpy() for k, v in module.state_dict().items()}
+
+
+def text_trajectory(name, net, make_module, train_lines, make_opt, clip):
+    """Writes the case; prints how far PyTorch's own float32 run ends from
+    its float64 one (the reference), the scale that float rounding alone
+    gives, for the tolerances' sake."""
+    import models_text
+    rng = rng_for(name)
+    torch.manual_seed(zlib.crc32(name.encode()))
+    module = make_module(models_text)
+    params = {k: f32(v.detach().numpy()) for k, v in module.state_dict().items()}
+    x, y = markov_windows(rng, TEXT_STEPS, TEXT_N, TEXT_T, TEXT_V)
+    losses, final = text_run(make_module(models_text), params, x, y, make_opt, clip, torch.float64)
+    l32, final32 = text_run(make_module(models_text), params, x, y, make_opt, clip, torch.float32)
+    print("%s: loss %.4f -> %.4f; PyTorch float32 vs float64: losses %.2g relative, parameters %.2g" %
+          (name, losses[0], losses[-1], np.max(np.abs(l32 - losses) / np.abs(losses)),
+           max(np.max(np.abs(final32[k].astype(np.float64) - final[k])) for k in final)))
+    data = dict(params)
+    data.update({"in.tokens": x, "label.labels": y, "ref.loss": losses})
+    for k, v in final.items():
+        data["ref.final." + k] = v
+    write(name, TEXT_N, "--steps %d --checkpoint-at 25 --asan" % TEXT_STEPS,
+          net % "\n".join("  " + line for line in train_lines), data)
+
+
+# The LSTM with Adam and gradient clipping (active in 25 of the 50 steps;
+# loss 2.35 -> 1.40); PyTorch's float32 run stays within 1.4e-7 (losses,
+# relative) and 9.3e-7 (parameters) of its float64 one, far inside the
+# suite's 1e-3.
+CASES["traj_char_lstm"] = lambda n: text_trajectory(
+    n, TRAJ_CHAR_LSTM_NET, lambda m: m.CharLSTM(vocab=TEXT_V, emb=8, hidden=16, layers=2),
+    ["optimizer = adam(lr=0.01)", "clip_norm = 0.3"], lambda p: O.Adam(p, lr=0.01), 0.3)
+# The Transformer with SGD and momentum (loss 2.37 -> 0.73): the key
+# projection's bias has a gradient of exactly 0 (softmax does not see a
+# shift shared by every key), which float32 computes as rounding noise of
+# about 1e-9, and Adam's normalisation turns that noise into steps of a
+# tenth of the learning rate: with AdamW(lr=0.01) PyTorch's own float32 run
+# ends 4.5e-3 away from its float64 one on that bias (the losses agree to
+# 5e-7: the bias changes nothing).  With SGD that noise moves nothing:
+# float32 stays within 4e-7 (losses) and 8.9e-7 (parameters) of float64.
+# Clipping is active in 14 of the 50 steps.
+CASES["traj_transformer_lm"] = lambda n: text_trajectory(
+    n, TRAJ_TRANSFORMER_LM_NET,
+    lambda m: m.TransformerLM(vocab=TEXT_V, t=TEXT_T, d=16, heads=2, ff=32, layers=2),
+    ["optimizer = sgd(lr=0.1, momentum=0.9)", "clip_norm = 1.0"], lambda p: O.SGD(p, lr=0.1, momentum=0.9), 1.0)
 
 
 def main(names):

@@ -5,7 +5,8 @@
  *     gradient left in `grads`, the state slabs and their names;
  *   schedules: 20 scheduler steps of each lr_scheduler;
  *   clipping against clip_grad_norm_ over two tensors; penalties;
- *   dlc_optim_init_state; dlc_st_read_meta on good and bad files.
+ *   dlc_optim_init_state; dlc_optim_step_ranges against dlc_optim_step on
+ *   the same elements packed; dlc_st_read_meta on good and bad files.
  * The float build compares with torch's float32 run (relative 1e-6), the
  * -DDLC_DOUBLE build with its float64 run (relative 1e-12).  Exit 1 if any
  * check failed. */
@@ -208,6 +209,62 @@ static void test_init_state(void)
     check(ok, "optim/init_state/adam_amsgrad", "not all three slabs zero");
 }
 
+/* ---- parameter ranges (a train section that updates part of the block) -- */
+
+/* dlc_optim_step_ranges over two ranges of a larger block must do exactly
+ * what dlc_optim_step does on the same elements packed together, penalty
+ * and clipping's norm over both, and leave the rest of the block alone. */
+static void test_ranges(void)
+{
+    static const int kinds[] = { DLC_OPT_SGD, DLC_OPT_RMSPROP, DLC_OPT_ADAM };
+    static const char *const names[] = { "sgd", "rmsprop", "adam" };
+    const dlc_param_range r[2] = { { 3, 5 }, { 11, 4 } };
+    enum { BLOCK = 17, PACKED = 9 };
+    size_t k;
+
+    for (k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        dlc_float p[BLOCK], g[BLOCK], pp[PACKED], gp[PACKED];
+        dlc_float st[3 * PACKED], stp[3 * PACKED];
+        dlc_optim o;
+        char name[64];
+        int i, s, ok = 1;
+
+        memset(&o, 0, sizeof o);
+        o.kind = kinds[k];
+        o.lr = 0.05, o.momentum = 0.9, o.centered = 1, o.alpha = 0.9;
+        o.amsgrad = 1, o.beta1 = 0.8, o.beta2 = 0.99, o.eps = 1e-6;
+        o.weight_decay = 0.01, o.l1 = 0.002, o.l2 = 0.003, o.clip_norm = 0.3;
+        for (i = 0; i < BLOCK; i++)
+            p[i] = (dlc_float)(0.1 * (i % 7) - 0.3);
+        memset(st, 0, sizeof st);    /* the slabs past nstate too, for memcmp */
+        memset(stp, 0, sizeof stp);
+        dlc_optim_init_state(&o, st, PACKED);
+        dlc_optim_init_state(&o, stp, PACKED);
+        for (s = 1; s <= 3; s++) {
+            int at = 0;
+            for (i = 0; i < BLOCK; i++)
+                g[i] = (dlc_float)(0.2 * ((i * s) % 5) - 0.35);
+            for (i = 0; i < 2; i++) {
+                memcpy(pp + at, p + r[i].offset, r[i].count * sizeof *p);
+                memcpy(gp + at, g + r[i].offset, r[i].count * sizeof *g);
+                at += (int)r[i].count;
+            }
+            ok &= dlc_optim_penalty_ranges(&o, p, r, 2) == dlc_optim_penalty(&o, pp, PACKED);
+            dlc_optim_step_ranges(&o, p, g, st, r, 2, o.lr, s);
+            dlc_optim_step(&o, pp, gp, stp, PACKED, o.lr, s);
+            for (i = 0, at = 0; i < 2; at += (int)r[i].count, i++)
+                ok &= memcmp(pp + at, p + r[i].offset, r[i].count * sizeof *p) == 0 &&
+                      memcmp(gp + at, g + r[i].offset, r[i].count * sizeof *g) == 0;
+        }
+        ok &= memcmp(st, stp, sizeof st) == 0;
+        for (i = 0; i < BLOCK; i++)   /* outside the ranges: as set */
+            if ((i < 3 || (i >= 8 && i < 11) || i >= 15) && p[i] != (dlc_float)(0.1 * (i % 7) - 0.3))
+                ok = 0;
+        snprintf(name, sizeof name, "optim/ranges/%s", names[k]);
+        check(ok, name, "differs from dlc_optim_step on the packed elements, or touched others");
+    }
+}
+
 /* ---- dlc_st_read_meta ---------------------------------------------------- */
 
 static char dir[64];
@@ -344,6 +401,7 @@ int main(void)
         run_clip_case(&clip_cases[i]);
     test_penalty();
     test_init_state();
+    test_ranges();
     printf("# largest error against torch: %.3g relative to the element, "
            "%.3g relative to the largest in its array\n", worst_rel, worst_scaled);
     strcpy(dir, "/tmp/dlc_test_optim_XXXXXX");
