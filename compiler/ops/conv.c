@@ -41,8 +41,10 @@ int conv_causal_pad(const ir_node *n)
     return (int)((node_int(n, "kernel") - 1) * node_int(n, "dilation"));
 }
 
-/* The geometry of a node; 1-D convolutions are 2-D ones with height 1. */
-static dlc_conv2d_shape conv_geometry(const ir_graph *g, const ir_node *n)
+/* The geometry of a node; 1-D convolutions are 2-D ones with height 1.
+ * Also a conv_transpose2d node's (the same attributes), for grad_conv.c:
+ * s->c/h/w describe the layer's input, s->k/oh/ow its output. */
+dlc_conv2d_shape conv_geometry(const ir_graph *g, const ir_node *n)
 {
     dlc_conv2d_shape s;
     const shape *in = &g->values[n->in[0]]->shape;

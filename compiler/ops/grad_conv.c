@@ -18,34 +18,9 @@
 #include "../../runtime/dlc_runtime.h"
 #include "init_auto.h"
 
-int conv_causal_pad(const ir_node *n);   /* conv.c: the left pad of a causal conv1d, or -1 */
-
-/* The forward node's geometry, as conv.c and conv_transpose.c build it:
- * s->c/h/w describe the layer's input, s->k/oh/ow its output; a 1-D
- * convolution's [C, L] is [C, 1, L] with a kernel of height 1. */
-static dlc_conv2d_shape fwd_geometry(const ir_graph *g, const ir_node *f)
-{
-    dlc_conv2d_shape s;
-    const shape *in = &g->values[f->in[0]]->shape;
-    const shape *out = &g->values[f->out[0]]->shape;
-    int two = in->rank == 3;
-    s.c = (int)in->d[0];
-    s.h = two ? (int)in->d[1] : 1;
-    s.w = (int)in->d[in->rank - 1];
-    s.k = (int)out->d[0];
-    s.oh = two ? (int)out->d[1] : 1;
-    s.ow = (int)out->d[out->rank - 1];
-    s.kh = two ? (int)node_ints(f, "kernel", 0) : 1;
-    s.kw = (int)node_ints(f, "kernel", two ? 1 : 0);
-    s.sh = two ? (int)node_ints(f, "stride", 0) : 1;
-    s.sw = (int)node_ints(f, "stride", two ? 1 : 0);
-    s.ph = two ? (int)node_ints(f, "pad", 0) : 0;
-    s.pw = conv_causal_pad(f) >= 0 ? conv_causal_pad(f) : (int)node_ints(f, "pad", two ? 1 : 0);
-    s.dh = two ? (int)node_ints(f, "dilation", 0) : 1;
-    s.dw = (int)node_ints(f, "dilation", two ? 1 : 0);
-    s.groups = (int)node_int(f, "groups");
-    return s;
-}
+/* conv.c: the forward node's geometry (conv2d, conv1d and conv_transpose2d
+ * alike: s->c/h/w the layer's input, s->k/oh/ow its output). */
+dlc_conv2d_shape conv_geometry(const ir_graph *g, const ir_node *n);
 
 static int is_transpose(const ir_node *f)
 {
@@ -62,7 +37,7 @@ static int has_out(const ir_node *n, const char *role)
 
 static int64_t conv_grad_workspace(const ir_graph *g, const ir_node *n)
 {
-    dlc_conv2d_shape s = fwd_geometry(g, n->fwd);
+    dlc_conv2d_shape s = conv_geometry(g, n->fwd);
     return (int64_t)(is_transpose(n->fwd) ? dlc_conv_transpose2d_backward_workspace(&s)
                                           : dlc_conv2d_backward_workspace(&s));
 }
@@ -71,7 +46,7 @@ static int64_t conv_grad_workspace(const ir_graph *g, const ir_node *n)
  * multiply-adds in another order); dbias one add per output element. */
 static int64_t conv_grad_flops(const ir_graph *g, const ir_node *n)
 {
-    dlc_conv2d_shape s = fwd_geometry(g, n->fwd);
+    dlc_conv2d_shape s = conv_geometry(g, n->fwd);
     int64_t macs = is_transpose(n->fwd) ? (int64_t)s.c * (s.k / s.groups) * s.kh * s.kw * s.h * s.w
                                         : (int64_t)s.k * (s.c / s.groups) * s.kh * s.kw * s.oh * s.ow;
     int64_t f = 2 * macs;
@@ -85,7 +60,7 @@ static int64_t conv_grad_flops(const ir_graph *g, const ir_node *n)
 static void conv_grad_emit(emit_ctx *e)
 {
     const ir_node *f = e->n->fwd;
-    dlc_conv2d_shape s = fwd_geometry(e->g, f);
+    dlc_conv2d_shape s = conv_geometry(e->g, f);
     const char *fn = is_transpose(f) ? "dlc_conv_transpose2d" : "dlc_conv2d";
     const char *ws = e->n->ws_count ? "ws" : "NULL";
     char note[64] = "";
