@@ -2,6 +2,7 @@
 #include "autoencoder.h"
 
 #include <math.h>
+#include <stdio.h> /* checkpoint metadata */
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,62 @@ static const dlc_tensor_desc autoencoder_output_descs[2] = {
     { "decoder", 3, {1, 28, 28}, 0, 784, 0 },
     { "encoder", 1, {32}, 0, 32, 0 },
 };
+
+/* adam, as torch.optim; fields in the order of dlc_optim. */
+static const dlc_optim autoencoder_optim = {
+    DLC_OPT_ADAM, 0.001, /* lr */
+    0, 0, 0, /* momentum, dampening, nesterov */
+    0, /* weight_decay */
+    0.90000000000000002, 0.999, 1e-08, 0, /* beta1, beta2, eps, amsgrad */
+    0, 0, /* alpha, centered */
+    0, 0, /* lr_decay, initial_accumulator_value */
+    0, 0, 0 /* l1, l2, clip_norm */
+};
+
+static const dlc_schedule autoencoder_schedule = {
+    DLC_SCHED_NONE, 0, 0, {0}, 0,
+    0, 0, 0, 0, 0 /* t_max, eta_min, start_factor, total_iters, per_step */
+};
+
+static const dlc_tensor_desc autoencoder_checkpoint_descs[] = {
+    { "encoder.0.weight", 4, {16, 1, 3, 3}, 0, 144, 0 },
+    { "encoder.0.bias", 1, {16}, 144, 16, 0 },
+    { "encoder.2.weight", 4, {32, 16, 3, 3}, 160, 4608, 0 },
+    { "encoder.2.bias", 1, {32}, 4768, 32, 0 },
+    { "encoder.5.weight", 2, {32, 1568}, 4800, 50176, 0 },
+    { "encoder.5.bias", 1, {32}, 54976, 32, 0 },
+    { "decoder.0.weight", 2, {1568, 32}, 55008, 50176, 0 },
+    { "decoder.0.bias", 1, {1568}, 105184, 1568, 0 },
+    { "decoder.3.weight", 4, {32, 16, 3, 3}, 106752, 4608, 0 },
+    { "decoder.3.bias", 1, {16}, 111360, 16, 0 },
+    { "decoder.5.weight", 4, {16, 1, 3, 3}, 111376, 144, 0 },
+    { "decoder.5.bias", 1, {1}, 111520, 1, 0 },
+    { "optimizer.encoder.0.weight.exp_avg", 4, {16, 1, 3, 3}, 111521, 144, 0 },
+    { "optimizer.encoder.0.bias.exp_avg", 1, {16}, 111665, 16, 0 },
+    { "optimizer.encoder.2.weight.exp_avg", 4, {32, 16, 3, 3}, 111681, 4608, 0 },
+    { "optimizer.encoder.2.bias.exp_avg", 1, {32}, 116289, 32, 0 },
+    { "optimizer.encoder.5.weight.exp_avg", 2, {32, 1568}, 116321, 50176, 0 },
+    { "optimizer.encoder.5.bias.exp_avg", 1, {32}, 166497, 32, 0 },
+    { "optimizer.decoder.0.weight.exp_avg", 2, {1568, 32}, 166529, 50176, 0 },
+    { "optimizer.decoder.0.bias.exp_avg", 1, {1568}, 216705, 1568, 0 },
+    { "optimizer.decoder.3.weight.exp_avg", 4, {32, 16, 3, 3}, 218273, 4608, 0 },
+    { "optimizer.decoder.3.bias.exp_avg", 1, {16}, 222881, 16, 0 },
+    { "optimizer.decoder.5.weight.exp_avg", 4, {16, 1, 3, 3}, 222897, 144, 0 },
+    { "optimizer.decoder.5.bias.exp_avg", 1, {1}, 223041, 1, 0 },
+    { "optimizer.encoder.0.weight.exp_avg_sq", 4, {16, 1, 3, 3}, 223042, 144, 0 },
+    { "optimizer.encoder.0.bias.exp_avg_sq", 1, {16}, 223186, 16, 0 },
+    { "optimizer.encoder.2.weight.exp_avg_sq", 4, {32, 16, 3, 3}, 223202, 4608, 0 },
+    { "optimizer.encoder.2.bias.exp_avg_sq", 1, {32}, 227810, 32, 0 },
+    { "optimizer.encoder.5.weight.exp_avg_sq", 2, {32, 1568}, 227842, 50176, 0 },
+    { "optimizer.encoder.5.bias.exp_avg_sq", 1, {32}, 278018, 32, 0 },
+    { "optimizer.decoder.0.weight.exp_avg_sq", 2, {1568, 32}, 278050, 50176, 0 },
+    { "optimizer.decoder.0.bias.exp_avg_sq", 1, {1568}, 328226, 1568, 0 },
+    { "optimizer.decoder.3.weight.exp_avg_sq", 4, {32, 16, 3, 3}, 329794, 4608, 0 },
+    { "optimizer.decoder.3.bias.exp_avg_sq", 1, {16}, 334402, 16, 0 },
+    { "optimizer.decoder.5.weight.exp_avg_sq", 4, {16, 1, 3, 3}, 334418, 144, 0 },
+    { "optimizer.decoder.5.bias.exp_avg_sq", 1, {1}, 334562, 1, 0 },
+};
+enum { AUTOENCODER_CHECKPOINT_TENSORS = 36 };
 
 /* autoencoder.net:15: |> conv2d(16, kernel=3, stride=2, pad=1) |> relu                   # [16,14,14]
  * encoder.0: conv2d [1,28,28] -> [16,14,14] */
@@ -228,9 +285,239 @@ static void k12_decoder_6_sigmoid(int n,
     }
 }
 
+/* autoencoder.net:25: loss      = bce(decoder, x)       # the reconstruction against the input itself
+ * loss.0: loss bce [1,28,28], [1,28,28] -> [1] */
+static void k13_loss_0_bce(int n,
+        const dlc_float *DLC_RESTRICT x0 /* [n,1,28,28] */,
+        const dlc_float *DLC_RESTRICT x1 /* [n,1,28,28] */,
+        dlc_float *DLC_RESTRICT y0 /* [1] */)
+{
+    enum { POS = 784 }; /* elements per sample */
+    double total = 0;
+    for (int64_t i = 0; i < (int64_t)n * POS; i++) {
+        const dlc_float x = x0[i], t = x1[i];
+        const dlc_float lx = dlc_log(x), l1x = dlc_log1p(-x);
+        const dlc_float l = (t - 1) * (l1x < -100 ? (dlc_float)-100 : l1x)
+                            - t * (lx < -100 ? (dlc_float)-100 : lx);
+        total += l;
+    }
+    y0[0] = (dlc_float)(total / ((dlc_float)n * POS));
+}
+
+/* autoencoder.net:25: loss      = bce(decoder, x)       # the reconstruction against the input itself
+ * loss.0: backward of bce [1,28,28], [1,28,28] -> [1,28,28] */
+static void t14_loss_0_bce_grad(int n,
+        const dlc_float *DLC_RESTRICT pred /* [n,1,28,28] */,
+        const dlc_float *DLC_RESTRICT target /* [n,1,28,28] */,
+        dlc_float *DLC_RESTRICT dx /* [n,1,28,28] */)
+{
+    enum { POS = 784 }; /* elements per sample */
+    const dlc_float EPS = (dlc_float)1e-12;
+    const dlc_float scale = 1 / ((dlc_float)n * POS);
+    for (int64_t i = 0; i < (int64_t)n * POS; i++) {
+        const dlc_float x = pred[i], t = target[i];
+        const dlc_float w = (1 - x) * x;
+        const dlc_float d = (x - t) / (w < EPS ? EPS : w);
+        dx[i] = d * scale;
+    }
+}
+
+/* autoencoder.net:21: |> conv_transpose2d(1, kernel=3, stride=2, pad=1, output_pad=1) |> sigmoid  # [1,28,28]
+ * decoder.6: backward of sigmoid [1,28,28], [1,28,28] -> [1,28,28] */
+static void t15_decoder_6_sigmoid_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,1,28,28] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,1,28,28] */,
+        dlc_float *DLC_RESTRICT dx /* [n,1,28,28] */)
+{
+    const int64_t SIZE = 784; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = g * (1 - v) * v;
+        dx[i] = d;
+    }
+}
+
+/* autoencoder.net:21: |> conv_transpose2d(1, kernel=3, stride=2, pad=1, output_pad=1) |> sigmoid  # [1,28,28]
+ * decoder.5: backward of conv_transpose2d [16,14,14], [1,28,28] -> [16,14,14] */
+static void t16_decoder_5_conv_transpose2d_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,16,14,14] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,1,28,28] */,
+        const dlc_float *DLC_RESTRICT weight /* [16,1,3,3] */,
+        dlc_float *DLC_RESTRICT dx /* [n,16,14,14] */,
+        dlc_float *DLC_RESTRICT dweight /* [16,1,3,3] */,
+        dlc_float *DLC_RESTRICT dbias /* [1] */,
+        dlc_float *DLC_RESTRICT ws /* 1764 elements */)
+{
+    static const dlc_conv2d_shape S = {
+        16, 14, 14,   /* input  C, H, W */
+        1, 28, 28,   /* output K, OH, OW (output_pad 1, 1) */
+        3, 3,       /* kernel */
+        2, 2, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
+        1            /* groups */
+    };
+    dlc_conv_transpose2d_backward_data(&S, n, dy, weight, dx, ws);
+    dlc_conv_transpose2d_backward_weight(&S, n, x, dy, dweight, dbias, ws);
+}
+
+/* autoencoder.net:20: |> conv_transpose2d(16, kernel=3, stride=2, pad=1, output_pad=1) |> relu    # [16,14,14]
+ * decoder.4: backward of relu [16,14,14], [16,14,14] -> [16,14,14] */
+static void t17_decoder_4_relu_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,16,14,14] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,16,14,14] */,
+        dlc_float *DLC_RESTRICT dx /* [n,16,14,14] */)
+{
+    const int64_t SIZE = 3136; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = v > 0 ? g : (dlc_float)0;
+        dx[i] = d;
+    }
+}
+
+/* autoencoder.net:20: |> conv_transpose2d(16, kernel=3, stride=2, pad=1, output_pad=1) |> relu    # [16,14,14]
+ * decoder.3: backward of conv_transpose2d [32,7,7], [16,14,14] -> [32,7,7] */
+static void t18_decoder_3_conv_transpose2d_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,32,7,7] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,16,14,14] */,
+        const dlc_float *DLC_RESTRICT weight /* [32,16,3,3] */,
+        dlc_float *DLC_RESTRICT dx /* [n,32,7,7] */,
+        dlc_float *DLC_RESTRICT dweight /* [32,16,3,3] */,
+        dlc_float *DLC_RESTRICT dbias /* [16] */,
+        dlc_float *DLC_RESTRICT ws /* 7056 elements */)
+{
+    static const dlc_conv2d_shape S = {
+        32, 7, 7,   /* input  C, H, W */
+        16, 14, 14,   /* output K, OH, OW (output_pad 1, 1) */
+        3, 3,       /* kernel */
+        2, 2, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
+        1            /* groups */
+    };
+    dlc_conv_transpose2d_backward_data(&S, n, dy, weight, dx, ws);
+    dlc_conv_transpose2d_backward_weight(&S, n, x, dy, dweight, dbias, ws);
+}
+
+/* autoencoder.net:19: |> dense(32 * 7 * 7) |> relu |> reshape([32, 7, 7])
+ * decoder.1: backward of relu [1568], [1568] -> [1568] */
+static void t20_decoder_1_relu_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,1568] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,1568] */,
+        dlc_float *DLC_RESTRICT dx /* [n,1568] */)
+{
+    const int64_t SIZE = 1568; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = v > 0 ? g : (dlc_float)0;
+        dx[i] = d;
+    }
+}
+
+/* autoencoder.net:19: |> dense(32 * 7 * 7) |> relu |> reshape([32, 7, 7])
+ * decoder.0: backward of dense [32], [1568] -> [32] */
+static void t21_decoder_0_dense_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,32] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,1568] */,
+        const dlc_float *DLC_RESTRICT weight /* [1568,32] */,
+        dlc_float *DLC_RESTRICT dx /* [n,32] */,
+        dlc_float *DLC_RESTRICT dweight /* [1568,32] */,
+        dlc_float *DLC_RESTRICT dbias /* [1568] */)
+{
+    enum { ROWS = 1, IN = 32, UNITS = 1568 }; /* per sample */
+    dlc_gemm(0, 0, n * ROWS, IN, UNITS, 1, dy, UNITS, weight, IN, 0, dx, IN); /* dx = dy W */
+    dlc_gemm(1, 0, UNITS, IN, n * ROWS, 1, dy, UNITS, x, IN, 0, dweight, IN); /* dW = dy^T x */
+    for (int u = 0; u < UNITS; u++)
+        dbias[u] = 0;
+    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
+        for (int u = 0; u < UNITS; u++)
+            dbias[u] += dy[r * UNITS + u];
+}
+
+/* autoencoder.net:17: |> flatten |> dense(32)                                            # [32]
+ * encoder.5: backward of dense [1568], [32] -> [1568] */
+static void t22_encoder_5_dense_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,1568] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,32] */,
+        const dlc_float *DLC_RESTRICT weight /* [32,1568] */,
+        dlc_float *DLC_RESTRICT dx /* [n,1568] */,
+        dlc_float *DLC_RESTRICT dweight /* [32,1568] */,
+        dlc_float *DLC_RESTRICT dbias /* [32] */)
+{
+    enum { ROWS = 1, IN = 1568, UNITS = 32 }; /* per sample */
+    dlc_gemm(0, 0, n * ROWS, IN, UNITS, 1, dy, UNITS, weight, IN, 0, dx, IN); /* dx = dy W */
+    dlc_gemm(1, 0, UNITS, IN, n * ROWS, 1, dy, UNITS, x, IN, 0, dweight, IN); /* dW = dy^T x */
+    for (int u = 0; u < UNITS; u++)
+        dbias[u] = 0;
+    for (int64_t r = 0; r < (int64_t)n * ROWS; r++)
+        for (int u = 0; u < UNITS; u++)
+            dbias[u] += dy[r * UNITS + u];
+}
+
+/* autoencoder.net:16: |> conv2d(32, kernel=3, stride=2, pad=1) |> relu                   # [32,7,7]
+ * encoder.3: backward of relu [32,7,7], [32,7,7] -> [32,7,7] */
+static void t24_encoder_3_relu_grad(int n,
+        const dlc_float *DLC_RESTRICT y /* [n,32,7,7] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,32,7,7] */,
+        dlc_float *DLC_RESTRICT dx /* [n,32,7,7] */)
+{
+    const int64_t SIZE = 1568; /* elements per sample */
+    for (int64_t i = 0; i < (int64_t)n * SIZE; i++) {
+        dlc_float v = y[i], g = dy[i], d;
+        d = v > 0 ? g : (dlc_float)0;
+        dx[i] = d;
+    }
+}
+
+/* autoencoder.net:16: |> conv2d(32, kernel=3, stride=2, pad=1) |> relu                   # [32,7,7]
+ * encoder.2: backward of conv2d [16,14,14], [32,7,7] -> [16,14,14] */
+static void t25_encoder_2_conv2d_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,16,14,14] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,32,7,7] */,
+        const dlc_float *DLC_RESTRICT weight /* [32,16,3,3] */,
+        dlc_float *DLC_RESTRICT dx /* [n,16,14,14] */,
+        dlc_float *DLC_RESTRICT dweight /* [32,16,3,3] */,
+        dlc_float *DLC_RESTRICT dbias /* [32] */,
+        dlc_float *DLC_RESTRICT ws /* 7056 elements */)
+{
+    static const dlc_conv2d_shape S = {
+        16, 14, 14,   /* input  C, H, W */
+        32, 7, 7,   /* output K, OH, OW */
+        3, 3,       /* kernel */
+        2, 2, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
+        1            /* groups */
+    };
+    dlc_conv2d_backward_data(&S, n, dy, weight, dx, ws);
+    dlc_conv2d_backward_weight(&S, n, x, dy, dweight, dbias, ws);
+}
+
+/* autoencoder.net:15: |> conv2d(16, kernel=3, stride=2, pad=1) |> relu                   # [16,14,14]
+ * encoder.0: backward of conv2d [1,28,28], [16,14,14] -> [16,1,3,3] */
+static void t27_encoder_0_conv2d_grad(int n,
+        const dlc_float *DLC_RESTRICT x /* [n,1,28,28] */,
+        const dlc_float *DLC_RESTRICT dy /* [n,16,14,14] */,
+        dlc_float *DLC_RESTRICT dweight /* [16,1,3,3] */,
+        dlc_float *DLC_RESTRICT dbias /* [16] */,
+        dlc_float *DLC_RESTRICT ws /* 1764 elements */)
+{
+    static const dlc_conv2d_shape S = {
+        1, 28, 28,   /* input  C, H, W */
+        16, 14, 14,   /* output K, OH, OW */
+        3, 3,       /* kernel */
+        2, 2, 1, 1, 1, 1, /* stride, pad, dilation (h, w) */
+        1            /* groups */
+    };
+    dlc_conv2d_backward_weight(&S, n, x, dy, dweight, dbias, ws);
+}
+
 struct autoencoder {
-    dlc_float *params; /* AUTOENCODER_PARAM_COUNT */
+    dlc_float *params; /* AUTOENCODER_PARAM_COUNT, then AUTOENCODER_OPT_STATE_COUNT of optimizer state */
     dlc_float *arena;  /* AUTOENCODER_ARENA_COUNT */
+    dlc_float *grads;     /* AUTOENCODER_TRAINABLE_COUNT */
+    dlc_float *opt_state; /* AUTOENCODER_OPT_STATE_COUNT, after the parameters */
+    dlc_rng rng;          /* dropout masks */
+    int64_t step;         /* optimizer steps taken */
+    int64_t sched_t;      /* schedule steps taken */
+    double lr;            /* the current learning rate */
+    int training;         /* forward() in training mode */
+    int check_finite;     /* stop on a non-finite loss */
 };
 
 autoencoder *autoencoder_create(void)
@@ -238,9 +525,11 @@ autoencoder *autoencoder_create(void)
     autoencoder *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    m->params = calloc(AUTOENCODER_PARAM_COUNT ? AUTOENCODER_PARAM_COUNT : 1, sizeof *m->params);
+    m->params = calloc(AUTOENCODER_PARAM_COUNT + AUTOENCODER_OPT_STATE_COUNT, sizeof *m->params);
+    m->opt_state = m->params ? m->params + AUTOENCODER_PARAM_COUNT : NULL;
+    m->grads = calloc(AUTOENCODER_TRAINABLE_COUNT ? AUTOENCODER_TRAINABLE_COUNT : 1, sizeof *m->grads);
     m->arena = malloc(AUTOENCODER_ARENA_BYTES ? AUTOENCODER_ARENA_BYTES : 1);
-    if (!m->params || !m->arena) {
+    if (!m->params || !m->arena || !m->grads) {
         autoencoder_destroy(m);
         return NULL;
     }
@@ -253,6 +542,7 @@ void autoencoder_destroy(autoencoder *m)
     if (!m)
         return;
     free(m->params);
+    free(m->grads);
     free(m->arena);
     free(m);
 }
@@ -262,6 +552,11 @@ void autoencoder_init(autoencoder *m, uint64_t seed)
     for (int i = 0; i < 12; i++)
         dlc_init_fill(m->params + autoencoder_param_descs[i].offset, autoencoder_param_descs[i].count,
                       &autoencoder_param_inits[i], seed, (uint64_t)i);
+    dlc_optim_init_state(&autoencoder_optim, m->opt_state, AUTOENCODER_TRAINABLE_COUNT);
+    dlc_rng_seed(&m->rng, seed, 0xd209);   /* dropout's stream */
+    m->step = 0;
+    m->sched_t = 0;
+    m->lr = dlc_schedule_lr(&autoencoder_schedule, autoencoder_optim.lr, 0); /* warmup starts low */
 }
 
 int autoencoder_load(autoencoder *m, const char *path, dlc_errinfo *err)
@@ -289,29 +584,210 @@ const char *autoencoder_strerror(int err)
     return dlc_strerror(err);
 }
 
+static int autoencoder_forward_training(autoencoder *m, const dlc_float *x, dlc_float *decoder, dlc_float *encoder, int n)
+{
+    dlc_float *a = m->arena, *p = m->params, *g = m->grads;
+    (void)g;
+    k0_encoder_0_conv2d(n, x, p + 0, p + 144, a + 0, a + 200704);
+    k1_encoder_1_relu(n, a + 0, a + 200704);
+    k2_encoder_2_conv2d(n, a + 200704, p + 160, p + 4768, a + 0, a + 100352);
+    k3_encoder_3_relu(n, a + 0, a + 100352);
+    k4_encoder_4_flatten(n, a + 100352, a + 0);
+    k5_encoder_5_dense(n, a + 0, p + 4800, p + 54976, a + 401408);
+    k6_decoder_0_dense(n, a + 401408, p + 55008, p + 105184, a + 403456);
+    k7_decoder_1_relu(n, a + 403456, a + 503808);
+    k8_decoder_2_reshape(n, a + 503808, a + 403456);
+    k9_decoder_3_conv_transpose2d(n, a + 403456, p + 106752, p + 111360, a + 604160, a + 804864);
+    k1_encoder_1_relu(n, a + 604160, a + 804864);
+    k11_decoder_5_conv_transpose2d(n, a + 804864, p + 111376, p + 111520, a + 604160, a + 654336);
+    k12_decoder_6_sigmoid(n, a + 604160, a + 654336);
+    memcpy(decoder, a + 654336, (size_t)n * 784 * sizeof(dlc_float));
+    memcpy(encoder, a + 401408, (size_t)n * 32 * sizeof(dlc_float));
+    return DLC_OK;
+}
+
+int autoencoder_compute_gradients(autoencoder *m, const dlc_float *x, int n, dlc_float *loss)
+{
+    if (!m || !loss || !x)
+        return DLC_ERR_ARG;
+    if (n < 1 || n > AUTOENCODER_BATCH)
+        return DLC_ERR_BATCH;
+    dlc_float *a = m->arena, *p = m->params, *g = m->grads;
+    memset(g, 0, (size_t)AUTOENCODER_TRAINABLE_COUNT * sizeof *g);
+    k0_encoder_0_conv2d(n, x, p + 0, p + 144, a + 0, a + 200704);
+    k1_encoder_1_relu(n, a + 0, a + 200704);
+    k2_encoder_2_conv2d(n, a + 200704, p + 160, p + 4768, a + 0, a + 100352);
+    k3_encoder_3_relu(n, a + 0, a + 100352);
+    k4_encoder_4_flatten(n, a + 100352, a + 0);
+    k5_encoder_5_dense(n, a + 0, p + 4800, p + 54976, a + 401408);
+    k6_decoder_0_dense(n, a + 401408, p + 55008, p + 105184, a + 403456);
+    k7_decoder_1_relu(n, a + 403456, a + 503808);
+    k8_decoder_2_reshape(n, a + 503808, a + 403456);
+    k9_decoder_3_conv_transpose2d(n, a + 403456, p + 106752, p + 111360, a + 604160, a + 804864);
+    k1_encoder_1_relu(n, a + 604160, a + 804864);
+    k11_decoder_5_conv_transpose2d(n, a + 804864, p + 111376, p + 111520, a + 604160, a + 654336);
+    k12_decoder_6_sigmoid(n, a + 604160, a + 654336);
+    k13_loss_0_bce(n, a + 654336, x, a + 604160);
+    t14_loss_0_bce_grad(n, a + 654336, x, a + 704512);
+    t15_decoder_6_sigmoid_grad(n, a + 654336, a + 704512, a + 754688);
+    t16_decoder_5_conv_transpose2d_grad(n, a + 804864, a + 754688, p + 111376, a + 1005568, g + 111376, g + 111520, a + 604176);
+    t17_decoder_4_relu_grad(n, a + 804864, a + 1005568, a + 1206272);
+    t18_decoder_3_conv_transpose2d_grad(n, a + 403456, a + 1206272, p + 106752, a + 604176, g + 106752, g + 111360, a + 704528);
+    k4_encoder_4_flatten(n, a + 604176, a + 403456);
+    t20_decoder_1_relu_grad(n, a + 503808, a + 403456, a + 604176);
+    t21_decoder_0_dense_grad(n, a + 401408, a + 604176, p + 55008, a + 403456, g + 55008, g + 105184);
+    t22_encoder_5_dense_grad(n, a + 0, a + 403456, p + 4800, a + 405504, g + 4800, g + 54976);
+    k8_decoder_2_reshape(n, a + 405504, a + 0);
+    t24_encoder_3_relu_grad(n, a + 100352, a + 0, a + 401408);
+    t25_encoder_2_conv2d_grad(n, a + 200704, a + 401408, p + 160, a + 0, g + 160, g + 4768, a + 501760);
+    t17_decoder_4_relu_grad(n, a + 200704, a + 0, a + 401408);
+    t27_encoder_0_conv2d_grad(n, x, a + 401408, g + 0, g + 144, a + 0);
+    *loss = a[604160] + (dlc_float)dlc_optim_penalty(&autoencoder_optim, p, AUTOENCODER_TRAINABLE_COUNT);
+    if (m->check_finite && !isfinite(*loss))
+        return DLC_ERR_NONFINITE_LOSS;
+    return DLC_OK;
+}
+
+int autoencoder_train_step(autoencoder *m, const dlc_float *x, int n, dlc_float *loss)
+{
+    int err = autoencoder_compute_gradients(m, x, n, loss);
+    if (err)
+        return err;
+    m->step++;
+    dlc_optim_step(&autoencoder_optim, m->params, m->grads, m->opt_state, AUTOENCODER_TRAINABLE_COUNT, m->lr, m->step);
+    if (autoencoder_schedule.per_step)
+        m->lr = dlc_schedule_lr(&autoencoder_schedule, autoencoder_optim.lr, ++m->sched_t);
+    return DLC_OK;
+}
+
+int autoencoder_eval_loss(autoencoder *m, const dlc_float *x, int n, dlc_float *loss)
+{
+    if (!m || !loss || !x)
+        return DLC_ERR_ARG;
+    if (n < 1 || n > AUTOENCODER_BATCH)
+        return DLC_ERR_BATCH;
+    dlc_float *a = m->arena;
+    const dlc_float *p = m->params;
+    k0_encoder_0_conv2d(n, x, p + 0, p + 144, a + 0, a + 200704);
+    k1_encoder_1_relu(n, a + 0, a + 200704);
+    k2_encoder_2_conv2d(n, a + 200704, p + 160, p + 4768, a + 0, a + 100352);
+    k3_encoder_3_relu(n, a + 0, a + 100352);
+    k4_encoder_4_flatten(n, a + 100352, a + 0);
+    k5_encoder_5_dense(n, a + 0, p + 4800, p + 54976, a + 100352);
+    k6_decoder_0_dense(n, a + 100352, p + 55008, p + 105184, a + 0);
+    k7_decoder_1_relu(n, a + 0, a + 102400);
+    k8_decoder_2_reshape(n, a + 102400, a + 0);
+    k9_decoder_3_conv_transpose2d(n, a + 0, p + 106752, p + 111360, a + 102400, a + 303104);
+    k1_encoder_1_relu(n, a + 102400, a + 303104);
+    k11_decoder_5_conv_transpose2d(n, a + 303104, p + 111376, p + 111520, a + 0, a + 50176);
+    k12_decoder_6_sigmoid(n, a + 0, a + 50176);
+    k13_loss_0_bce(n, a + 50176, x, a + 0);
+    *loss = a[0] + (dlc_float)dlc_optim_penalty(&autoencoder_optim, p, AUTOENCODER_TRAINABLE_COUNT);
+    return DLC_OK;
+}
+
+dlc_float *autoencoder_grads(autoencoder *m)
+{
+    return m ? m->grads : NULL;
+}
+
+void autoencoder_set_training(autoencoder *m, int on)
+{
+    m->training = on != 0;
+}
+
+void autoencoder_set_lr(autoencoder *m, double lr)
+{
+    m->lr = lr;
+}
+
+double autoencoder_lr(const autoencoder *m)
+{
+    return m->lr;
+}
+
+void autoencoder_schedule_step(autoencoder *m)
+{
+    if (!autoencoder_schedule.per_step)
+        m->lr = dlc_schedule_lr(&autoencoder_schedule, autoencoder_optim.lr, ++m->sched_t);
+}
+
+int64_t autoencoder_step(const autoencoder *m)
+{
+    return m->step;
+}
+
+void autoencoder_check_finite(autoencoder *m, int on)
+{
+    m->check_finite = on != 0;
+}
+
+int autoencoder_save_checkpoint(const autoencoder *m, const char *path, dlc_errinfo *err)
+{
+    char step[24], sched[24], lr[32], rng_state[24], rng_inc[24];
+    if (!m || !path)
+        return DLC_ERR_ARG;
+    snprintf(step, sizeof step, "%lld", (long long)m->step);
+    snprintf(sched, sizeof sched, "%lld", (long long)m->sched_t);
+    snprintf(lr, sizeof lr, "%.17g", m->lr);
+    snprintf(rng_state, sizeof rng_state, "%llu", (unsigned long long)m->rng.state);
+    snprintf(rng_inc, sizeof rng_inc, "%llu", (unsigned long long)m->rng.inc);
+    const char *const meta[] = { "dlc_model", "autoencoder", "step", step, "schedule_step", sched,
+                                 "lr", lr, "rng_state", rng_state, "rng_inc", rng_inc };
+    return dlc_st_save(path, autoencoder_checkpoint_descs, AUTOENCODER_CHECKPOINT_TENSORS, m->params, meta, 6, err);
+}
+
+int autoencoder_load_checkpoint(autoencoder *m, const char *path, dlc_errinfo *err)
+{
+    char step[32], sched[32], lr[48], rng_state[32], rng_inc[32];
+    if (!m || !path)
+        return DLC_ERR_ARG;
+    int rc = dlc_st_read_meta(path, "step", step, sizeof step, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "schedule_step", sched, sizeof sched, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "lr", lr, sizeof lr, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "rng_state", rng_state, sizeof rng_state, err);
+    if (!rc)
+        rc = dlc_st_read_meta(path, "rng_inc", rng_inc, sizeof rng_inc, err);
+    if (!rc)
+        rc = dlc_st_load(path, autoencoder_checkpoint_descs, AUTOENCODER_CHECKPOINT_TENSORS, m->params, err);
+    if (rc)
+        return rc;
+    m->step = strtoll(step, NULL, 10);
+    m->sched_t = strtoll(sched, NULL, 10);
+    m->lr = strtod(lr, NULL);
+    m->rng.state = strtoull(rng_state, NULL, 10);
+    m->rng.inc = strtoull(rng_inc, NULL, 10);
+    return DLC_OK;
+}
+
 int autoencoder_forward(autoencoder *m, const dlc_float *x, dlc_float *decoder, dlc_float *encoder, int n)
 {
     if (!m || !x || !decoder || !encoder)
         return DLC_ERR_ARG;
     if (n < 1 || n > AUTOENCODER_BATCH)
         return DLC_ERR_BATCH;
+    if (m->training)
+        return autoencoder_forward_training(m, x, decoder, encoder, n);
     dlc_float *a = m->arena;
     const dlc_float *p = m->params;
-    k0_encoder_0_conv2d(n, x, p + 0, p + 144, a + 0, a + 3136);
-    k1_encoder_1_relu(n, a + 0, a + 3136);
-    k2_encoder_2_conv2d(n, a + 3136, p + 160, p + 4768, a + 0, a + 6272);
-    k3_encoder_3_relu(n, a + 0, a + 1568);
-    k4_encoder_4_flatten(n, a + 1568, a + 0);
-    k5_encoder_5_dense(n, a + 0, p + 4800, p + 54976, a + 1568);
-    k6_decoder_0_dense(n, a + 1568, p + 55008, p + 105184, a + 0);
-    k7_decoder_1_relu(n, a + 0, a + 1600);
-    k8_decoder_2_reshape(n, a + 1600, a + 0);
-    k9_decoder_3_conv_transpose2d(n, a + 0, p + 106752, p + 111360, a + 1600, a + 4736);
-    k1_encoder_1_relu(n, a + 1600, a + 4736);
-    k11_decoder_5_conv_transpose2d(n, a + 4736, p + 111376, p + 111520, a + 0, a + 1600);
-    k12_decoder_6_sigmoid(n, a + 0, a + 784);
-    memcpy(decoder, a + 784, (size_t)n * 784 * sizeof(dlc_float));
-    memcpy(encoder, a + 1568, (size_t)n * 32 * sizeof(dlc_float));
+    k0_encoder_0_conv2d(n, x, p + 0, p + 144, a + 0, a + 200704);
+    k1_encoder_1_relu(n, a + 0, a + 200704);
+    k2_encoder_2_conv2d(n, a + 200704, p + 160, p + 4768, a + 0, a + 100352);
+    k3_encoder_3_relu(n, a + 0, a + 100352);
+    k4_encoder_4_flatten(n, a + 100352, a + 0);
+    k5_encoder_5_dense(n, a + 0, p + 4800, p + 54976, a + 100352);
+    k6_decoder_0_dense(n, a + 100352, p + 55008, p + 105184, a + 0);
+    k7_decoder_1_relu(n, a + 0, a + 102400);
+    k8_decoder_2_reshape(n, a + 102400, a + 0);
+    k9_decoder_3_conv_transpose2d(n, a + 0, p + 106752, p + 111360, a + 102400, a + 303104);
+    k1_encoder_1_relu(n, a + 102400, a + 303104);
+    k11_decoder_5_conv_transpose2d(n, a + 303104, p + 111376, p + 111520, a + 0, a + 50176);
+    k12_decoder_6_sigmoid(n, a + 0, a + 50176);
+    memcpy(decoder, a + 50176, (size_t)n * 784 * sizeof(dlc_float));
+    memcpy(encoder, a + 100352, (size_t)n * 32 * sizeof(dlc_float));
     return DLC_OK;
 }
 
@@ -326,15 +802,62 @@ static int autoencoder_info_forward(void *m, const dlc_float *const *in, dlc_flo
     return autoencoder_forward(m, in[0], out[0], out[1], n);
 }
 
+static int autoencoder_info_train_step(void *m, const dlc_float *const *in, const void *const *labels, int n,
+        dlc_float *loss)
+{
+    (void)labels;
+    return autoencoder_train_step(m, in[0], n, loss);
+}
+
+static int autoencoder_info_compute_gradients(void *m, const dlc_float *const *in, const void *const *labels, int n,
+        dlc_float *loss)
+{
+    (void)labels;
+    return autoencoder_compute_gradients(m, in[0], n, loss);
+}
+
+static int autoencoder_info_eval_loss(void *m, const dlc_float *const *in, const void *const *labels, int n,
+        dlc_float *loss)
+{
+    (void)labels;
+    return autoencoder_eval_loss(m, in[0], n, loss);
+}
+
+static dlc_float *autoencoder_info_grads(void *m) { return autoencoder_grads(m); }
+static void autoencoder_info_set_training(void *m, int on) { autoencoder_set_training(m, on); }
+static void autoencoder_info_set_lr(void *m, double lr) { autoencoder_set_lr(m, lr); }
+static double autoencoder_info_lr(const void *m) { return autoencoder_lr(m); }
+static void autoencoder_info_schedule_step(void *m) { autoencoder_schedule_step(m); }
+static int64_t autoencoder_info_step(const void *m) { return autoencoder_step(m); }
+static void autoencoder_info_check_finite(void *m, int on) { autoencoder_check_finite(m, on); }
+static int autoencoder_info_save_checkpoint(const void *m, const char *path)
+{
+    return autoencoder_save_checkpoint(m, path, NULL);
+}
+static int autoencoder_info_load_checkpoint(void *m, const char *path)
+{
+    return autoencoder_load_checkpoint(m, path, NULL);
+}
+
+static const dlc_param_range autoencoder_ranges[1] = { { 0, AUTOENCODER_TRAINABLE_COUNT } };
+
+static const dlc_train_section autoencoder_sections[1] = {
+    { "", 1, autoencoder_input_descs, 0, NULL, AUTOENCODER_TRAINABLE_COUNT, 1, autoencoder_ranges,
+      autoencoder_info_train_step, autoencoder_info_compute_gradients, autoencoder_info_eval_loss,
+      autoencoder_info_set_lr, autoencoder_info_lr, autoencoder_info_schedule_step, autoencoder_info_step, NULL },
+};
+
 static const dlc_model_info autoencoder_info_table = {
     "autoencoder", AUTOENCODER_BATCH, 1, 2, 12,
     autoencoder_input_descs, autoencoder_output_descs, autoencoder_param_descs,
     AUTOENCODER_PARAM_COUNT, AUTOENCODER_ARENA_COUNT,
     autoencoder_info_create, autoencoder_info_destroy, autoencoder_info_init, autoencoder_info_load, autoencoder_info_save,
     autoencoder_info_params, autoencoder_info_forward,
-    0, NULL, 0, /* no train section: no training entry points */
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    0, NULL
+    0, NULL, AUTOENCODER_TRAINABLE_COUNT,
+    autoencoder_info_train_step, autoencoder_info_compute_gradients, autoencoder_info_eval_loss, autoencoder_info_grads,
+    autoencoder_info_set_training, autoencoder_info_set_lr, autoencoder_info_lr, autoencoder_info_schedule_step, autoencoder_info_step,
+    autoencoder_info_save_checkpoint, autoencoder_info_load_checkpoint, NULL, autoencoder_info_check_finite,
+    1, autoencoder_sections
 };
 
 const dlc_model_info *autoencoder_info(void)

@@ -12,12 +12,12 @@ extern "C" {
 
 /* ---- model autoencoder ---- */
 
-#define AUTOENCODER_BATCH 1 /* the largest n a call takes */
+#define AUTOENCODER_BATCH 64 /* the largest n a call takes */
 #define AUTOENCODER_IN_X_SIZE 784 /* x: [1,28,28] dlc_float per sample */
 #define AUTOENCODER_OUT_DECODER_SIZE 784 /* decoder: [1,28,28] per sample */
 #define AUTOENCODER_OUT_ENCODER_SIZE 32 /* encoder: [32] per sample */
 #define AUTOENCODER_PARAM_COUNT 111521 /* elements in the parameter block */
-#define AUTOENCODER_ARENA_COUNT 13328 /* elements in the activation arena */
+#define AUTOENCODER_ARENA_COUNT 1406976 /* elements in the activation arena */
 #define AUTOENCODER_ARENA_BYTES ((size_t)AUTOENCODER_ARENA_COUNT * sizeof(dlc_float))
 
 typedef struct autoencoder autoencoder;
@@ -36,6 +36,27 @@ int autoencoder_forward(autoencoder *m, const dlc_float *x, dlc_float *decoder, 
 dlc_float *autoencoder_params(autoencoder *m);
 const dlc_model_info *autoencoder_info(void);
 const char *autoencoder_strerror(int err);
+
+/* Training (adam; docs/training.md). */
+#define AUTOENCODER_TRAINABLE_COUNT 111521 /* parameters [0, this) are trained */
+#define AUTOENCODER_OPT_STATE_COUNT 223042 /* optimizer state: 2 slabs */
+#define AUTOENCODER_TRAIN_ARENA_COUNT 1406976 /* the training step's arena (activations kept for backward, gradients) */
+/* One training step on n samples: forward in training mode, loss, backward, optimizer update. */
+int autoencoder_train_step(autoencoder *m, const dlc_float *x, int n, dlc_float *loss);
+/* Forward, loss and backward without the update: gradients in autoencoder_grads(). */
+int autoencoder_compute_gradients(autoencoder *m, const dlc_float *x, int n, dlc_float *loss);
+/* The loss in eval mode (running statistics, no dropout), with no gradients. */
+int autoencoder_eval_loss(autoencoder *m, const dlc_float *x, int n, dlc_float *loss);
+dlc_float *autoencoder_grads(autoencoder *m);        /* AUTOENCODER_TRAINABLE_COUNT elements, parallel to the parameters */
+void autoencoder_set_training(autoencoder *m, int on); /* forward() in training mode (batch statistics, dropout) */
+void autoencoder_set_lr(autoencoder *m, double lr);
+double autoencoder_lr(const autoencoder *m);
+void autoencoder_schedule_step(autoencoder *m);     /* one step of the learning-rate schedule (an epoch) */
+int64_t autoencoder_step(const autoencoder *m);     /* optimizer steps taken */
+void autoencoder_check_finite(autoencoder *m, int on); /* train_step fails with DLC_ERR_NONFINITE_LOSS on a NaN or infinite loss */
+/* Parameters, buffers, optimizer state, step and learning rate; written atomically. */
+int autoencoder_save_checkpoint(const autoencoder *m, const char *path, dlc_errinfo *err);
+int autoencoder_load_checkpoint(autoencoder *m, const char *path, dlc_errinfo *err);
 
 #ifdef __cplusplus
 }

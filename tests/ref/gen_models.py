@@ -58,10 +58,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def output_names(net):
-    """The names on the model's `output` line(s), in order."""
+    """The names on the `output` line(s) of the file's first model (the one
+    tests/build_model.sh builds), in order."""
     names = []
+    models = 0
     with open(net) as f:
         for line in f:
+            models += bool(re.match(r"\s*model\s", line))
+            if models > 1:
+                break
             m = re.match(r"\s*output\s+([^#]*)", line)
             if m:
                 names += [n.strip() for n in m.group(1).split(",") if n.strip()]
