@@ -18,7 +18,8 @@ RUNTIME64_OBJ = $(RUNTIME_SRC:%.c=$(B)/obj64/%.o)
 
 MODELS    = $(wildcard models/*.net)
 
-.PHONY: all deps demo test test-asan diag-golden generated bench bench-accuracy clean asan
+.PHONY: all deps demo test test-asan diag-golden generated bench bench-accuracy clean asan \
+        timeseries autoencode gan seqtasks
 
 all: $(B)/dlc $(B)/libdlcrt.a $(B)/libdlcrt_f64.a
 
@@ -114,7 +115,7 @@ demo:
 # It reaches the model through <model>_info(); its default --epochs is the
 # train section's `epochs` (10 when absent).
 TRAIN_SRC = examples/train.c examples/plot.c examples/fashion_mnist.c
-TRAIN_DEP = $(TRAIN_SRC) examples/plot.h examples/fashion_mnist.h runtime/dlc_runtime.h
+TRAIN_DEP = $(TRAIN_SRC) examples/plot.h examples/fashion_mnist.h examples/example_util.h runtime/dlc_runtime.h
 net_model  = $(shell sed -n 's/^[[:space:]]*model[[:space:]][[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\).*/\1/p' $(1) | head -n 1)
 net_epochs = $(or $(shell sed -n 's/^[[:space:]]*epochs[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' $(1) | head -n 1),10)
 
@@ -126,6 +127,87 @@ $(B)/train/%/model.c: models/%.net $(B)/dlc
 $(B)/train/%/train: $(B)/train/%/model.c $(TRAIN_DEP) $(B)/libdlcrt.a
 	$(CC) $(CFLAGS_ALL) -Werror -Iruntime -Iexamples -DMODEL_INFO=$(call net_model,models/$*.net)_info \
 	    -DTRAIN_EPOCHS=$(call net_epochs,models/$*.net) -o $@ $(TRAIN_SRC) $< $(B)/libdlcrt.a -lz -lm
+
+# The text generator (examples/textgen.c) for a character-level language
+# model, models/char_lstm.net or transformer_lm.net: `make build/textgen/char_lstm/textgen`.
+# Its default corpus is /usr/share/games/fortunes/songs-poems (Debian's fortunes).
+TEXTGEN_SRC = examples/textgen.c examples/plot.c
+TEXTGEN_DEP = $(TEXTGEN_SRC) examples/plot.h examples/example_util.h runtime/dlc_runtime.h
+
+.PRECIOUS: $(B)/textgen/%/model.c
+$(B)/textgen/%/model.c: models/%.net $(B)/dlc
+	@mkdir -p $(dir $@)
+	./$(B)/dlc $< -o $@
+
+$(B)/textgen/%/textgen: $(B)/textgen/%/model.c $(TEXTGEN_DEP) $(B)/libdlcrt.a
+	$(CC) $(CFLAGS_ALL) -Werror -Iruntime -Iexamples -DMODEL_INFO=$(call net_model,models/$*.net)_info \
+	    -DTRAIN_EPOCHS=$(call net_epochs,models/$*.net) -o $@ $(TEXTGEN_SRC) $< $(B)/libdlcrt.a -lm
+
+# The sequence and autoencoder examples, each linking the models it trains
+# (`make test` runs them only briefly, on small data: tests/suites/examples_seq.sh):
+#   build/examples/timeseries  models/gru_classifier.net on scipy's ECG (python3-scipy)
+#   build/examples/autoencode  models/autoencoder_dense.net, autoencoder.net and vae.net
+#                              on Fashion-MNIST, writing PNG grids
+#   build/examples/gan         models/dcgan.net and cgan.net on Fashion-MNIST, a PNG grid
+#                              of generated images per epoch (tests/suites/examples_gan.sh)
+EXAMPLE_DEP = examples/example_util.h runtime/dlc_runtime.h $(B)/libdlcrt.a
+AE_MODELS   = autoencoder_dense autoencoder vae
+GAN_MODELS  = dcgan cgan
+
+$(B)/examples/timeseries: examples/timeseries.c examples/ecg.c examples/ecg.h \
+                          $(B)/train/gru_classifier/model.c $(EXAMPLE_DEP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Werror -Iruntime -Iexamples -DMODEL_INFO=gru_classifier_info \
+	    -DTRAIN_EPOCHS=$(call net_epochs,models/gru_classifier.net) -o $@ \
+	    examples/timeseries.c examples/ecg.c $(B)/train/gru_classifier/model.c $(B)/libdlcrt.a -lz -lm
+
+# build/examples/seqtasks: models/transformer_classifier.net, bilstm_tagger.net and
+# seq2seq.net on Debian's fortunes (`--task classify|tagger|seq2seq`;
+# tests/suites/seqtasks.sh runs it briefly on small text of its own).
+SEQ_MODELS = transformer_classifier bilstm_tagger seq2seq
+
+$(B)/examples/seqtasks: examples/seqtasks.c $(SEQ_MODELS:%=$(B)/train/%/model.c) $(EXAMPLE_DEP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Werror -Iruntime -Iexamples -o $@ examples/seqtasks.c \
+	    $(SEQ_MODELS:%=$(B)/train/%/model.c) $(B)/libdlcrt.a -lm
+
+seqtasks: all $(B)/examples/seqtasks
+	@sh tools/install-deps.sh
+	./$(B)/examples/seqtasks $(or $(ARGS),--task classify)
+
+# Run them: `make timeseries`, `make autoencode`, `make gan` (ARGS="--epochs 2" passes
+# options; ARGS="--model cgan" trains the conditional GAN).
+# The ECG comes with Debian's python3-scipy, installed here when missing (as
+# root); Fashion-MNIST with dataset-fashion-mnist (tools/install-deps.sh).
+ECG_FILE = /usr/lib/python3/dist-packages/scipy/misc/ecg.dat
+
+timeseries: all $(B)/examples/timeseries
+	@[ -f $(ECG_FILE) ] || { echo "timeseries: installing python3-scipy for $(ECG_FILE)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-scipy; }
+	./$(B)/examples/timeseries $(ARGS)
+
+autoencode: all $(B)/examples/autoencode
+	@sh tools/install-deps.sh
+	@mkdir -p $(B)/examples/out
+	./$(B)/examples/autoencode --out $(B)/examples/out $(ARGS)
+
+$(B)/examples/autoencode: examples/autoencode.c examples/png.c examples/png.h examples/fashion_mnist.c \
+                          examples/fashion_mnist.h $(AE_MODELS:%=$(B)/train/%/model.c) $(EXAMPLE_DEP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Werror -Iruntime -Iexamples -o $@ examples/autoencode.c examples/png.c \
+	    examples/fashion_mnist.c $(AE_MODELS:%=$(B)/train/%/model.c) $(B)/libdlcrt.a -lz -lm
+
+gan: all $(B)/examples/gan
+	@sh tools/install-deps.sh
+	@mkdir -p $(B)/examples/out
+	./$(B)/examples/gan --out $(B)/examples/out $(ARGS)
+
+$(B)/examples/gan: examples/gan.c examples/png.c examples/png.h examples/fashion_mnist.c \
+                   examples/fashion_mnist.h $(GAN_MODELS:%=$(B)/train/%/model.c) $(EXAMPLE_DEP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Werror -Iruntime -Iexamples -o $@ examples/gan.c examples/png.c \
+	    examples/fashion_mnist.c $(GAN_MODELS:%=$(B)/train/%/model.c) $(B)/libdlcrt.a -lz -lm
 
 $(DEMO)/lenet5.c: $(DEMO_NET) $(B)/dlc
 	@mkdir -p $(DEMO)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dlc_runtime.h"
+#include "example_util.h"
 #include "fashion_mnist.h"
 #include "plot.h"
 
@@ -115,17 +116,6 @@ static int bad_usage(const char *opt, const char *why)
     return 2;
 }
 
-/* A whole-string decimal integer in [lo, hi]: 0, or -1. */
-static int parse_long(const char *s, long lo, long hi, long *v)
-{
-    char *end;
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    *v = strtol(s, &end, 10);
-    return errno || *end || *v < lo || *v > hi ? -1 : 0;
-}
-
 static int parse_value(options *o, const char *a, const char *val)
 {
     static const struct { const char *name; long lo, hi; size_t off; } ints[] = {
@@ -210,24 +200,6 @@ static int parse_args(int argc, char **argv, options *o)
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* "1:05" or "1:02:03" */
-static const char *clock_str(double s, char *buf, size_t size)
-{
-    long t = s > 0 && s < 1e8 ? (long)(s + 0.5) : 0;
-    if (t >= 3600)
-        snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
-    return buf;
-}
-
 static int argmax(const dlc_float *v, int n)
 {
     int i, best = 0;
@@ -235,19 +207,6 @@ static int argmax(const dlc_float *v, int n)
         if (v[i] > v[best])
             best = i;
     return best;
-}
-
-static void shape_str(const dlc_tensor_desc *d, char *buf, size_t size)
-{
-    size_t len;
-    int i;
-    snprintf(buf, size, "[");
-    for (i = 0; i < d->rank; i++) {
-        len = strlen(buf);
-        snprintf(buf + len, size - len, "%s%lld", i ? ", " : "", (long long)d->dims[i]);
-    }
-    len = strlen(buf);
-    snprintf(buf + len, size - len, "]");
 }
 
 /* ---- the model and the data ------------------------------------------------- */

@@ -1,12 +1,15 @@
 #!/bin/sh
 # Installs what dlc needs on Debian, and only what is missing: a C compiler
 # and make, flex and bison (the grammar), clang (the tests compile generated
-# code with it too), zlib (the Fashion-MNIST reader) and the Fashion-MNIST
-# data set.  Prints one line when everything is there.  Idempotent and
-# non-interactive; installing needs root (apt-get), checking does not.
+# code with it too), zlib (the Fashion-MNIST reader), the Fashion-MNIST
+# data set and, for the text example (examples/textgen.c; no test reads
+# it), the fortunes package's poems and songs.  Prints one line when
+# everything is there.  Idempotent and non-interactive; installing needs
+# root (apt-get), checking does not.
 set -eu
 
 DATA=/usr/share/datasets/fashion-mnist
+CORPUS=/usr/share/games/fortunes/songs-poems
 
 has() { command -v "$1" >/dev/null 2>&1; }
 
@@ -33,12 +36,13 @@ missing() {
     has clang || m="$m clang"
     has_zlib || m="$m zlib1g-dev"
     has_data || m="$m dataset-fashion-mnist"
+    [ -r "$CORPUS" ] || m="$m fortunes"
     echo "${m# }"
 }
 
 need=$(missing)
 if [ -z "$need" ]; then
-    echo "install-deps: everything is present (cc, make, flex, bison, clang, zlib, Fashion-MNIST)"
+    echo "install-deps: everything is present (cc, make, flex, bison, clang, zlib, Fashion-MNIST, fortunes)"
     exit 0
 fi
 
