@@ -23,7 +23,7 @@ echo "demo: compiling models/lenet5.net with dlc into build/train/lenet5/model.c
      "and the trainer examples/train.c against it"
 $MAKE -s --no-print-directory ${jobs:+"$jobs"} build/train/lenet5/train
 mkdir -p "$OUT"
-echo "demo: training LeNet-5 for $EPOCHS epochs (build/train/lenet5/train --epochs $EPOCHS${*:+ $*})"
+echo "demo: training LeNet-5 (build/train/lenet5/train --epochs $EPOCHS${*:+ $*}; later options win)"
 echo
 build/train/lenet5/train --epochs "$EPOCHS" --csv "$OUT/lenet5.csv" --plot "$OUT/lenet5.svg" \
     --checkpoint "$OUT/lenet5.ckpt.safetensors" --save "$OUT/lenet5.safetensors" "$@"
