@@ -100,14 +100,18 @@ static inline int argmax_index(const dlc_float *v, int n)
 
 /* A whole file (its first `limit` bytes when limit > 0) in a malloc'd
  * buffer, *len bytes: the buffer, or NULL with why (strerror text, "empty",
- * "out of memory") in err. */
-static inline unsigned char *read_file_bytes(const char *path, long limit, long *len, char *err, size_t errsize)
+ * "out of memory") in err; *opened (may be NULL) says whether the file
+ * opened, so callers can tell "cannot open" from "cannot read". */
+static inline unsigned char *read_file_bytes(const char *path, long limit, long *len, char *err, size_t errsize,
+                                             int *opened)
 {
     long cap = 0, max = limit > 0 ? limit : 2000000000L;
     unsigned char *buf = NULL;
     FILE *f = fopen(path, "rb");
 
     *len = 0;
+    if (opened)
+        *opened = f != NULL;
     if (!f) {
         snprintf(err, errsize, "%s", strerror(errno));
         return NULL;

@@ -292,7 +292,7 @@ static int read_texts(run *r)
     int i;
 
     for (i = 0; i < r->nfiles; i++) {
-        r->text[i] = read_file_bytes(r->files[i], r->o.limit, &r->textlen[i], err, sizeof err);
+        r->text[i] = read_file_bytes(r->files[i], r->o.limit, &r->textlen[i], err, sizeof err, NULL);
         if (!r->text[i]) {
             fprintf(stderr, "seqtasks: the corpus file %s: %s\n", r->files[i], err);
             if (strncmp(r->files[i], FORTUNES, strlen(FORTUNES)) == 0 && strcmp(err, "empty") != 0)

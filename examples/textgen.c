@@ -255,50 +255,24 @@ static int check_model(const dlc_model_info *info)
 static int read_corpus(textgen *t)
 {
     const char *path = t->o.corpus;
-    long cap = 0, max = t->o.limit ? t->o.limit : 2000000000L;
-    FILE *f = fopen(path, "rb");
-    int err;
+    char err[256];
+    int opened;
 
-    if (!f) {
-        fprintf(stderr, "textgen: cannot open the corpus %s: %s\n", path, strerror(errno));
+    t->text = read_file_bytes(path, t->o.limit, &t->len, err, sizeof err, &opened);
+    if (t->text)
+        return 0;
+    if (!opened) {
+        fprintf(stderr, "textgen: cannot open the corpus %s: %s\n", path, err);
         if (strcmp(path, DEFAULT_CORPUS) == 0)
             fprintf(stderr, "textgen: the default corpus comes from Debian's fortunes package "
                             "(make deps installs it), or name a text file with --corpus\n");
-        return 1;
-    }
-    t->len = 0;
-    for (;;) {
-        size_t want, got;
-        if (t->len == cap) { /* full: twice the room, up to --limit */
-            long bigger = cap ? (cap < max / 2 ? cap * 2 : max) : (max < 65536 ? max : 65536);
-            unsigned char *p = bigger > cap ? realloc(t->text, (size_t)bigger) : NULL;
-            if (!p)
-                break;
-            t->text = p;
-            cap = bigger;
-        }
-        want = (size_t)(cap - t->len);
-        got = fread(t->text + t->len, 1, want, f);
-        t->len += (long)got;
-        if (got < want)
-            break;
-    }
-    err = ferror(f) ? errno : 0;
-    if (!err && t->len == cap && t->len < max && fgetc(f) != EOF) {
-        fclose(f);
-        fprintf(stderr, "textgen: out of memory for the corpus %s (use --limit)\n", path);
-        return 1;
-    }
-    fclose(f);
-    if (err) {
-        fprintf(stderr, "textgen: cannot read the corpus %s: %s\n", path, strerror(err));
-        return 1;
-    }
-    if (t->len == 0) {
+    } else if (strcmp(err, "empty") == 0)
         fprintf(stderr, "textgen: the corpus %s is empty\n", path);
-        return 1;
-    }
-    return 0;
+    else if (strcmp(err, "out of memory") == 0)
+        fprintf(stderr, "textgen: out of memory for the corpus %s (use --limit)\n", path);
+    else
+        fprintf(stderr, "textgen: cannot read the corpus %s: %s\n", path, err);
+    return 1;
 }
 
 /* The vocabulary: the corpus's distinct bytes in byte order.  0, or 1
