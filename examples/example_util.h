@@ -8,6 +8,7 @@
 #define EXAMPLE_UTIL_H
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,15 @@ static inline unsigned char *read_file_bytes(const char *path, long limit, long 
     fclose(f);
     free(buf);
     return NULL;
+}
+
+/* ",value" in a CSV row, or just "," where the value is NaN or infinite
+ * (no value: the epoch had no validation, say). */
+static inline void csv_num(FILE *f, double v, const char *fmt)
+{
+    fputc(',', f);
+    if (isfinite(v))
+        fprintf(f, fmt, v);
 }
 
 #endif

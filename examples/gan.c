@@ -551,12 +551,6 @@ static int write_real(gan *g)
     return rc;
 }
 
-static void csv_num(FILE *f, double v, const char *fmt)
-{
-    fputc(',', f);
-    fprintf(f, fmt, v);
-}
-
 /* OUT/<model>_log.csv, rewritten after every epoch: epochs 0 .. last.
  * Epoch 0 (the initial parameters) has D's figures but no losses. */
 static int write_csv(const gan *g, int last)

@@ -1225,13 +1225,6 @@ static int test_epoch(run *r, epoch_log *row)
     return DLC_OK;
 }
 
-static void csv_num(FILE *f, double v, const char *fmt)
-{
-    fputc(',', f);
-    if (isfinite(v))
-        fprintf(f, fmt, v);
-}
-
 static int write_csv(const run *r)
 {
     FILE *f;

@@ -657,13 +657,6 @@ static int sample(textgen *t, long count, uint64_t stream, int one_line)
 
 /* ---- the log: CSV and plot ------------------------------------------------------ */
 
-static void csv_num(FILE *f, double v, const char *fmt)
-{
-    fputc(',', f);
-    if (isfinite(v))
-        fprintf(f, fmt, v);
-}
-
 static int write_csv(const textgen *t)
 {
     FILE *f;

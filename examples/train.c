@@ -517,13 +517,6 @@ static int train_epoch(trainer *t, int epoch, epoch_log *row)
 
 /* ---- the log: CSV and plot -------------------------------------------------- */
 
-static void csv_num(FILE *f, double v, const char *fmt)
-{
-    fputc(',', f);
-    if (isfinite(v))
-        fprintf(f, fmt, v);
-}
-
 static int write_csv(const trainer *t)
 {
     FILE *f;
