@@ -10,72 +10,9 @@
 #include <string.h>
 
 #include "ops.h"
+#include "lower_internal.h"
 #include "train_spec.h"
 
-#define MAX_DEPTH 1000
-#define MAX_BLOCK_DEPTH 64
-#define MAX_REPEAT 10000
-#define MAX_ELEMENTS 2147483647     /* per tensor (per sample for activations) */
-
-typedef enum lv_kind { LV_NONE, LV_TENSOR, LV_NUMBER, LV_STRING, LV_BOOL, LV_LIST } lv_kind;
-
-typedef struct lval {
-    lv_kind kind;
-    int tensor;
-    double num;
-    int is_int;
-    const char *str;
-    struct lval *items;
-    int nitems;
-    loc loc;
-} lval;
-
-typedef struct binding {
-    const char *name;
-    lval v;
-    loc loc;
-    int assigns;        /* how many statements assigned it so far */
-    int is_input;
-    struct binding *next;
-} binding;
-
-typedef struct name_node {
-    const char *name;
-    struct name_node *next;
-} name_node;
-
-typedef struct scope {
-    binding *names;
-    name_node *undefined;   /* undefined names reported here: once each */
-    const char *prefix; /* parameter-name prefix of this scope: "" or "layer1.0." */
-    const stmt *body;
-    const stmt *current;
-} scope;
-
-typedef struct lower_ctx {
-    arena *a;
-    diag *d;
-    const program *prog;
-    ir_graph *g;
-    int depth;
-    int depth_reported;
-    const block_def *stack[MAX_BLOCK_DEPTH];
-    loc called_at[MAX_BLOCK_DEPTH];
-    int nstack;
-    loc stmt_loc;           /* the expression of the statement being lowered */
-    const stmt *in_cycle[64]; /* statements of cycles already reported */
-    int nin_cycle;
-    loc *out_locs;          /* where each output was named */
-    int nout_locs, out_locs_cap;
-    const char *stmt_base;  /* parameter prefix of the statement being lowered */
-    int stmt_index;         /* ops so far in that statement */
-    /* shared parameters (share_params): per value, the parameter it is
-     * (an earlier one of the same name), or -1; and per parameter the model
-     * statement whose calls declared it */
-    int *alias;
-    loc *decl_stmt;
-    int nalias;
-} lower_ctx;
 
 static lval eval(lower_ctx *c, scope *s, const expr *e);
 
@@ -144,7 +81,7 @@ static const char *value_desc(lower_ctx *c, const lval *v)
 }
 
 /* closest_name, without the noise of suggesting 'a' for 'b'. */
-static const char *suggest(const char *word, const char *const *cands, int n)
+const char *lower_suggest(const char *word, const char *const *cands, int n)
 {
     const char *best = closest_name(word, cands, n);
     if (best && strlen(word) <= 2 && edit_distance(word, best) >= (int)strlen(word))
@@ -153,7 +90,7 @@ static const char *suggest(const char *word, const char *const *cands, int n)
 }
 
 /* The span of a call's name (e.loc covers its arguments too). */
-static loc callee_loc(const expr *e)
+loc lower_callee_loc(const expr *e)
 {
     loc l = e->loc;
     l.end_line = l.line;
@@ -254,7 +191,7 @@ static void suggest_name(lower_ctx *c, scope *s, const char *name, loc l)
     int n = 0;
     for (binding *b = s->names; b && n < 256; b = b->next)
         cands[n++] = b->name;
-    const char *best = suggest(name, cands, n);
+    const char *best = lower_suggest(name, cands, n);
     if (is_choice(name))
         diag_error(c->d, l, "undefined name '%s' (a string is written in quotes: \"%s\")", name, name);
     else if (is_non_finite(name))
@@ -435,7 +372,7 @@ static int set_attr(lower_ctx *c, const op_def *op, const attr_spec *sp, attr_va
                 words[nw++] = arena_strndup(c->a, p, n);
                 p = bar ? bar + 1 : NULL;
             }
-            const char *best = suggest(v->str, words, nw);
+            const char *best = lower_suggest(v->str, words, nw);
             strbuf all = { 0 };
             for (int i = 0; i < nw; i++)
                 sb_printf(&all, "%s\"%s\"", i == 0 ? "" : i == nw - 1 ? " or " : ", ", words[i]);
@@ -481,17 +418,7 @@ static const char *attr_names(const op_def *op, const char **cands, int *n)
 
 /* ---- calls ----------------------------------------------------------- */
 
-typedef struct call_args {
-    lval pos[64];
-    int npos;
-    const arg *kw[64];
-    lval kwv[64];
-    int nkw;
-    const char *name;   /* name= override */
-    int bad;
-} call_args;
-
-static void eval_args(lower_ctx *c, scope *s, const expr *e, const lval *first, call_args *ca)
+void lower_eval_args(lower_ctx *c, scope *s, const expr *e, const lval *first, call_args *ca)
 {
     memset(ca, 0, sizeof *ca);
     if (first)
@@ -591,7 +518,7 @@ static int match_op_args(lower_ctx *c, const op_def *op, const expr *e, call_arg
             const char *cands[64];
             int nc;
             attr_names(op, cands, &nc);
-            const char *best = suggest(a->key, cands, nc);
+            const char *best = lower_suggest(a->key, cands, nc);
             if (best) {
                 diag_error(c->d, a->key_loc, "%s has no attribute '%s' (did you mean '%s'?)", op->name, a->key, best);
                 if (nsuggested < 64)
@@ -687,7 +614,7 @@ static int check_outputs(lower_ctx *c, ir_node *n)
     return 0;
 }
 
-static lval call_op(lower_ctx *c, scope *s, const op_def *op, const expr *e, call_args *ca)
+lval lower_call_op(lower_ctx *c, scope *s, const op_def *op, const expr *e, call_args *ca)
 {
     const char *prefix = next_prefix(c, s, ca->name);
     if (ca->bad)
@@ -740,10 +667,10 @@ static lval eval_call(lower_ctx *c, scope *s, const expr *e, const lval *first)
     call_args *ca = malloc(sizeof *ca);
     if (!ca)
         INTERNAL_ERROR("out of memory");
-    eval_args(c, s, e, first, ca);
+    lower_eval_args(c, s, e, first, ca);
     const op_def *op = op_lookup(e->str);
     const block_def *b = op ? NULL : find_block(c->prog, e->str);
-    lval v = op ? call_op(c, s, op, e, ca) : b ? call_block(c, s, b, e, ca) : unknown_callee(c, s, e);
+    lval v = op ? lower_call_op(c, s, op, e, ca) : b ? call_block(c, s, b, e, ca) : unknown_callee(c, s, e);
     free(ca);
     return v;
 }
@@ -752,7 +679,7 @@ static lval unknown_callee(lower_ctx *c, scope *s, const expr *e)
 {
     binding *bound = lookup(s, e->str);
     if (bound && bound->v.kind != LV_NONE) {
-        diag_error(c->d, callee_loc(e), "'%s' is %s, not an op or a block: it cannot be called", e->str,
+        diag_error(c->d, lower_callee_loc(e), "'%s' is %s, not an op or a block: it cannot be called", e->str,
                    kind_desc(&bound->v));
         diag_note(c->d, bound->loc, "'%s' is defined here", e->str);
         return none();
@@ -766,8 +693,8 @@ static lval unknown_callee(lower_ctx *c, scope *s, const expr *e)
     }
     for (const block_def *bb = c->prog->blocks; bb && n < 512; bb = bb->next)
         cands[n++] = bb->name;
-    const char *best = suggest(e->str, cands, n);
-    loc l = callee_loc(e);
+    const char *best = lower_suggest(e->str, cands, n);
+    loc l = lower_callee_loc(e);
     if (best)
         diag_error(c->d, l, "unknown op '%s' (did you mean '%s'?)", e->str, best);
     else
@@ -796,7 +723,7 @@ static int bind_block_params(lower_ctx *c, scope *inner, const block_def *b, con
                 cands[n++] = p->name;
         }
         if (!found) {
-            const char *best = suggest(ca->kw[k]->key, cands, n);
+            const char *best = lower_suggest(ca->kw[k]->key, cands, n);
             diag_error(c->d, ca->kw[k]->key_loc, "block %s has no parameter '%s'%s%s%s", b->name, ca->kw[k]->key,
                        best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
             if (best && nsuggested < 64)
@@ -857,17 +784,17 @@ static lval call_block(lower_ctx *c, scope *s, const block_def *b, const expr *e
                 sb_printf(&path, "%s -> ", c->stack[k]->name);
             sb_printf(&path, "%s", b->name);
             if (i + 1 == c->nstack)
-                diag_error(c->d, callee_loc(e), "block '%s' calls itself; blocks are expanded inline, so they "
+                diag_error(c->d, lower_callee_loc(e), "block '%s' calls itself; blocks are expanded inline, so they "
                            "cannot recurse", b->name);
             else
-                diag_error(c->d, callee_loc(e), "block '%s' calls itself through %s (%s); blocks are expanded "
+                diag_error(c->d, lower_callee_loc(e), "block '%s' calls itself through %s (%s); blocks are expanded "
                            "inline, so they cannot recurse", b->name, i + 2 == c->nstack ? "another" : "others",
                            path.data);
             sb_free(&path);
             return none();
         }
     if (c->nstack == MAX_BLOCK_DEPTH) {
-        diag_error(c->d, callee_loc(e), "blocks nested more than %d deep", MAX_BLOCK_DEPTH);
+        diag_error(c->d, lower_callee_loc(e), "blocks nested more than %d deep", MAX_BLOCK_DEPTH);
         return none();
     }
     scope inner;
@@ -878,7 +805,7 @@ static lval call_block(lower_ctx *c, scope *s, const block_def *b, const expr *e
         return none();
     const char *saved_base = c->stmt_base;
     int saved_index = c->stmt_index;
-    c->called_at[c->nstack] = callee_loc(e);
+    c->called_at[c->nstack] = lower_callee_loc(e);
     c->stack[c->nstack++] = b;
     lval ret = none();
     ret.kind = (lv_kind)-1;
@@ -950,7 +877,7 @@ static lval arith(lower_ctx *c, scope *s, const expr *e, lval a, lval b)
         ca.pos[0] = a;
         ca.pos[1] = b;
         ca.npos = 2;
-        return call_op(c, s, op, e, &ca);
+        return lower_call_op(c, s, op, e, &ca);
     }
     static arg scalar_kw = { "scalar", { 0, 0, 0, 0 }, NULL, NULL }, reverse_kw = { "reverse", { 0, 0, 0, 0 }, NULL, NULL };
     int reverse = a.kind != LV_TENSOR;
@@ -967,7 +894,7 @@ static lval arith(lower_ctx *c, scope *s, const expr *e, lval a, lval b)
         ca.kwv[1].num = 1;
         ca.nkw = 2;
     }
-    return call_op(c, s, op, e, &ca);
+    return lower_call_op(c, s, op, e, &ca);
 }
 
 static lval eval_list(lower_ctx *c, scope *s, const expr *e)
@@ -1185,7 +1112,7 @@ static void lower_output(lower_ctx *c, scope *s, const stmt *st)
             c->stmt_base = nl->name;
             c->stmt_index = 0;
             expr e = name_expr;
-            v = call_op(c, s, op_lookup("identity"), &e, &ca);
+            v = lower_call_op(c, s, op_lookup("identity"), &e, &ca);
             if (v.kind == LV_NONE)
                 continue;
         }
@@ -1248,237 +1175,6 @@ static void lower_stmts(lower_ctx *c, scope *s, const stmt *body, lval *ret)
             return;
         }
     }
-}
-
-/* ---- the train section ----------------------------------------------- */
-
-/* Lowers `loss = name(pred, ...)`: a loss op appended to the graph, whose
- * label or target input it declares itself.  The settings around it are
- * read by train_spec_parse. */
-/* The loss op a call names, or NULL after an error listing the losses. */
-static const op_def *loss_op(lower_ctx *c, const expr *e)
-{
-    const op_def *op = e->kind == EXPR_CALL || e->kind == EXPR_NAME ? op_lookup_kind(e->str, OP_LOSS) : NULL;
-    if (op)
-        return op;
-    const char *names[32];
-    int n = 0;
-    for (const op_def *const *l = op_losses(); *l && n < 31; l++)
-        if ((*l)->kind == OP_LOSS) {
-            names[n++] = (*l)->name;
-            if ((*l)->alias)   /* mae for l1 */
-                names[n++] = (*l)->alias;
-        }
-    strbuf all = { 0 };
-    for (int i = 0; i < n; i++)
-        sb_printf(&all, "%s%s", i ? ", " : "", names[i]);
-    const char *best = e->kind == EXPR_CALL || e->kind == EXPR_NAME ? suggest(e->str, names, n) : NULL;
-    if (e->kind != EXPR_CALL && e->kind != EXPR_NAME)
-        diag_error(c->d, e->loc, "loss: expected a call such as cross_entropy(%s), or a sum of such calls "
-                   "with optional factors (0.5 * mse(y) + l1(z))",
-                   c->g->noutputs ? c->g->output_names[0] : "logits");
-    else if (best)
-        diag_error(c->d, callee_loc(e), "unknown loss '%s' (did you mean '%s'?)", e->str, best);
-    else
-        diag_error(c->d, callee_loc(e), "unknown loss '%s' (one of: %s)", e->str, all.data);
-    sb_free(&all);
-    return NULL;
-}
-
-/* One term `[number *] loss(...)` (or `loss(...) * number`): its [1] value, or -1. */
-static int lower_loss_term(lower_ctx *c, scope *s, const expr *e)
-{
-    double weight = 1;
-    if (e->kind == EXPR_BINARY && e->op == '*') {
-        const expr *num = e->lhs->kind == EXPR_NUMBER ? e->lhs : e->rhs->kind == EXPR_NUMBER ? e->rhs : NULL;
-        if (num) {
-            weight = num->num;
-            e = num == e->lhs ? e->rhs : e->lhs;
-            if (weight == 0) {
-                diag_error(c->d, num->loc, "a loss term's factor must not be 0 (leave the term out)");
-                return -1;
-            }
-        }
-    }
-    const op_def *op = loss_op(c, e);
-    if (!op)
-        return -1;
-    if (e->kind != EXPR_CALL || !e->args || e->args->key) {
-        diag_error(c->d, e->loc, "%s: the first argument names the tensor the loss is computed on", e->str);
-        return -1;
-    }
-    s->current = NULL;
-    call_args *ca = malloc(sizeof *ca);
-    if (!ca)
-        INTERNAL_ERROR("out of memory");
-    eval_args(c, s, e, NULL, ca);
-    lval v = call_op(c, s, op, e, ca);
-    free(ca);
-    if (v.kind != LV_TENSOR)
-        return -1;
-    ir_value *loss = c->g->values[v.tensor];
-    ir_node *n = c->g->nodes[loss->producer];
-    n->is_loss = 1;
-    n->loss_weight = weight;
-    loss->unbatched = 1;
-    loss->train_only = 1;
-    return loss->id;
-}
-
-/* Collects the terms of a sum into terms[]; returns their number (or -1). */
-static int loss_terms(lower_ctx *c, const expr *e, const expr **terms, int n, int cap)
-{
-    if (e->kind == EXPR_BINARY && e->op == '+') {
-        n = loss_terms(c, e->lhs, terms, n, cap);
-        return n < 0 ? n : loss_terms(c, e->rhs, terms, n, cap);
-    }
-    if (n == cap) {
-        diag_error(c->d, e->loc, "a loss may sum at most %d terms", cap);
-        return -1;
-    }
-    terms[n] = e;
-    return n + 1;
-}
-
-/* `loss = term + term ...`: each term a loss op node (is_loss, with its
- * factor), and for several terms a loss_sum node adding them, the value
- * minimised. */
-static void lower_loss(lower_ctx *c, scope *s, const model_def *m, const train_item *t, int *loss_value)
-{
-    const expr *terms[16];
-    int nterms = loss_terms(c, t->value, terms, 0, 16);
-    if (nterms < 1)
-        return;
-    c->stmt_base = "loss";
-    c->stmt_index = 0;
-    c->stmt_loc = t->loc;
-    c->depth_reported = 0;
-    int values[16], ok = 1;
-    for (int i = 0; i < nterms; i++) {
-        values[i] = lower_loss_term(c, s, terms[i]);
-        ok &= values[i] >= 0;
-    }
-    if (!ok)
-        return;
-    int total = values[0];
-    if (nterms > 1) {
-        ir_node *n = ir_add_node(c->g, op_lookup_kind("loss_sum", OP_INTERNAL), t->loc);
-        for (int i = 0; i < nterms; i++)
-            ir_node_add_input(c->g, n, values[i]);
-        ir_value *v = ir_node_add_output(c->g, n);
-        int64_t one = 1;
-        v->shape = shape_make(1, &one);
-        v->unbatched = 1;
-        v->train_only = 1;
-        n->is_loss = 1;
-        n->label = "loss";
-        total = v->id;
-    }
-    c->g->values[total]->name = "loss";
-    *loss_value = total;
-    (void)m;
-}
-
-typedef struct loss_ctx {
-    lower_ctx *c;
-    scope *s;
-    const model_def *m;
-    train_spec *spec;
-} loss_ctx;
-
-static void on_loss(void *ctx, const train_item *t)
-{
-    loss_ctx *l = ctx;
-    lower_loss(l->c, l->s, l->m, t, &l->spec->loss_value);
-}
-
-/* Every prefix of `params = ...` must name trainable parameters. */
-static void check_section_params(lower_ctx *c, const train_spec *spec)
-{
-    const ir_graph *g = c->g;
-    for (int i = 0; i < spec->nprefixes; i++) {
-        const char *p = spec->prefixes[i];
-        size_t len = strlen(p);
-        int found = 0;
-        for (int v = 0; v < g->nvalues && !found; v++) {
-            const ir_value *x = g->values[v];
-            found = x->kind == VAL_PARAM && !x->is_buffer && (v >= c->nalias || c->alias[v] < 0) &&
-                    strncmp(x->name, p, len) == 0 && (x->name[len] == 0 || x->name[len] == '.');
-        }
-        if (found)
-            continue;
-        /* suggest a prefix that does name some: "D", "D.c1", ... */
-        const char **cands = arena_alloc(c->a, 512 * sizeof *cands);
-        int n = 0;
-        for (int v = 0; v < g->nvalues && n < 500; v++) {
-            const ir_value *x = g->values[v];
-            if (x->kind != VAL_PARAM || x->is_buffer)
-                continue;
-            for (const char *dot = strchr(x->name, '.'); dot && n < 500; dot = strchr(dot + 1, '.'))
-                cands[n++] = arena_strndup(c->a, x->name, (size_t)(dot - x->name));
-            cands[n++] = x->name;
-        }
-        const char *best = suggest(p, cands, n);
-        if (best)
-            diag_error(c->d, spec->prefix_locs[i], "params: no trainable parameter is named '%s' or '%s.*' "
-                       "(did you mean '%s'?)", p, p, best);
-        else
-            diag_error(c->d, spec->prefix_locs[i], "params: no trainable parameter is named '%s' or '%s.*' "
-                       "('dlc --params' lists them)", p, p);
-    }
-}
-
-/* Checks the train sections and lowers their losses.  Each section's loss
- * is lowered with the label inputs of the sections before it out of sight,
- * so each names its own (target, labels) from scratch; the graph's inputs
- * are then the model's, then each section's labels in order.  Returns the
- * batch the sections name, or 0. */
-static int lower_train(lower_ctx *c, const model_def *m, scope *s)
-{
-    ir_graph *g = c->g;
-    int model_inputs = g->ninputs, batch = 0;
-    train_spec *first = NULL, **tail = &first;
-    const train_spec *batch_from = NULL;
-    for (const train_section *sec = m->train; sec; sec = sec->next) {
-        train_spec *spec = arena_alloc(c->a, sizeof *spec);
-        int before = g->ninputs;
-        int *earlier = arena_alloc(c->a, (size_t)(before - model_inputs + 1) * sizeof *earlier);
-        memcpy(earlier, g->inputs + model_inputs, (size_t)(before - model_inputs) * sizeof *earlier);
-        g->ninputs = model_inputs;
-        loss_ctx l = { c, s, m, spec };
-        train_spec_parse(sec, c->a, c->d, spec, on_loss, &l);
-        /* model inputs, the earlier sections' labels, then this one's */
-        int added = g->ninputs - model_inputs;
-        int *mine = arena_alloc(c->a, (size_t)(added + 1) * sizeof *mine);
-        memcpy(mine, g->inputs + model_inputs, (size_t)added * sizeof *mine);
-        g->ninputs = model_inputs;
-        for (int i = 0; i < before - model_inputs; i++)
-            VEC_PUSH(c->a, g->inputs, g->ninputs, g->inputs_cap, earlier[i]);
-        for (int i = 0; i < added; i++)
-            VEC_PUSH(c->a, g->inputs, g->ninputs, g->inputs_cap, mine[i]);
-        if (!spec->loss) {
-            if (sec->name)
-                diag_error(c->d, sec->name_loc, "train section '%s' of '%s' names no loss: add one, such as "
-                           "'loss = cross_entropy(%s)'", sec->name, m->name,
-                           g->noutputs ? g->output_names[0] : "logits");
-            else
-                diag_error(c->d, sec->loc, "the train section of '%s' names no loss: add one, such as "
-                           "'loss = cross_entropy(%s)'", m->name, g->noutputs ? g->output_names[0] : "logits");
-        }
-        check_section_params(c, spec);
-        if (spec->batch && batch && spec->batch != batch) {
-            diag_error(c->d, spec->batch_loc, "batch=%d differs from the batch=%d of %s: the model is compiled "
-                       "for one batch", spec->batch, batch, train_spec_title(batch_from, c->a));
-        } else if (spec->batch && !batch) {
-            batch = spec->batch;
-            batch_from = spec;
-        }
-        *tail = spec;
-        tail = &spec->next;
-    }
-    g->train = first;
-    g->loss = first->loss_value;
-    return batch;
 }
 
 /* ---- models ---------------------------------------------------------- */

@@ -96,7 +96,7 @@ static const method *find_method(const expr *e, const method *ms, int n, const c
         diag_error(d, e->loc, "%s: expected a call such as %s(...)", what, ms[0].name);
         return NULL;
     }
-    const char *names[16];
+    const char *names[16] = { 0 };
     for (int i = 0; i < n; i++) {
         if (strcmp(e->str, ms[i].name) == 0)
             return &ms[i];
@@ -170,7 +170,7 @@ static int read_value(const hyper *h, const arg *a, diag *d, double *out)
 static int read_call(const expr *e, const method *m, diag *d, double values[][16], int *counts)
 {
     int errors = 0, n = 0;
-    const char *names[16];
+    const char *names[16] = { 0 };
     while (m->params[n].name) {
         names[n] = m->params[n].name;
         values[n][0] = m->params[n].def;
